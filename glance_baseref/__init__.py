@@ -1,0 +1,1 @@
+"""Store images uploaded from volumes where their base image lives."""

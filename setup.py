@@ -1,0 +1,35 @@
+import setuptools
+
+with open('README.md', encoding='utf-8') as f:
+    long_description = f.read()
+
+setuptools.setup(
+    name='glance_baseref',
+    version='0.1.0',
+    description=('Glance API filter that stores uploaded volumes in every '
+                 'store of their base image'),
+    long_description=long_description,
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    python_requires='>=3.10',
+    packages=['glance_baseref'],
+    install_requires=[
+        'WebOb>=1.8',
+        'oslo.config>=9.0',
+        'oslo.middleware>=5.0',
+        'oslo.utils>=6.0',
+        'PasteDeploy>=2.0',
+    ],
+    entry_points={
+        'paste.filter_factory': [
+            'baseref = glance_baseref.middleware:filter_factory',
+        ],
+        'oslo.config.opts': [
+            'glance_baseref = glance_baseref.opts:list_opts',
+        ],
+    },
+    classifiers=[
+        'Environment :: OpenStack',
+        'Programming Language :: Python :: 3',
+    ],
+)
