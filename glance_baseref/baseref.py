@@ -1,0 +1,46 @@
+"""Reading the x-openstack-base-image-ref header Cinder sends."""
+
+import uuid
+
+from oslo_utils import uuidutils
+
+BASE_IMAGE_HEADER = 'x-openstack-base-image-ref'
+BASE_IMAGE_ENVIRON_KEY = 'HTTP_X_OPENSTACK_BASE_IMAGE_REF'
+STORE_ENVIRON_KEY = 'HTTP_X_IMAGE_META_STORE'
+
+# The longest form is_uuid_like accepts is 'urn:uuid:{...}' (47 characters);
+# anything much longer is refused before it is parsed or logged.
+_MAX_LENGTH = 64
+
+
+class InvalidBaseImageRef(ValueError):
+    """The header is present but does not name exactly one image."""
+
+
+def parse_base_image_ref(raw):
+    """Return the canonical lower-case UUID the header value names.
+
+    Surrounding blanks are ignored; every form oslo.utils'
+    ``is_uuid_like`` accepts (upper case, braces, ``urn:uuid:``, no hyphens)
+    is normalized. Anything else raises :class:`InvalidBaseImageRef` with a
+    message fit for the caller.
+    """
+    value = raw.strip(' \t')
+    if not value:
+        raise InvalidBaseImageRef(
+            'The %s header is empty; it must hold the UUID of one image.'
+            % BASE_IMAGE_HEADER)
+    if len(value) > _MAX_LENGTH:
+        raise InvalidBaseImageRef(
+            'The %s header is %d characters long; it must hold the UUID of '
+            'one image.' % (BASE_IMAGE_HEADER, len(value)))
+    if ',' in value:
+        raise InvalidBaseImageRef(
+            'The %s header holds several values; it must hold the UUID of '
+            'exactly one image.' % BASE_IMAGE_HEADER)
+    if not value.isascii() or not value.isprintable() or \
+            not uuidutils.is_uuid_like(value):
+        raise InvalidBaseImageRef(
+            'The %s header is not a UUID; it must hold the UUID of one '
+            'image.' % BASE_IMAGE_HEADER)
+    return str(uuid.UUID(value))

@@ -1,0 +1,199 @@
+"""Writing one upload to several stores: stage, import, wait, answer.
+
+Glance 33 writes ``PUT /file`` to exactly one store. For several it has
+the interoperable import: ``PUT /stage`` then ``POST /import`` with
+``glance-direct`` and a list of ``stores``, which a project member may do
+under glance's default policy. The caller's upload is handed to the stage
+call unchanged, so glance reads the body itself and nothing here grows with
+the image size.
+
+The import runs asynchronously. Its end is the image property
+``os_glance_import_task`` going away; ``active`` alone can come after the
+first store. Some failures leave the image ``importing`` with its staged
+data, which Cinder's clean-up does not delete; such images are deleted here.
+"""
+
+import logging
+import threading
+import time
+
+import webob.exc
+
+from glance_baseref import inprocess
+
+LOG = logging.getLogger(__name__)
+
+_STAGE_OK = (200, 201, 204)
+
+
+def _stores_of(image, key):
+    return [s for s in (image.get(key) or '').split(',') if s]
+
+
+class ColocatedUpload:
+    """Carries out one upload to several stores for one caller."""
+
+    def __init__(self, settings, clock=time.monotonic, sleep=time.sleep):
+        self.settings = settings
+        self.clock = clock
+        self.sleep = sleep
+
+    def run(self, glance, image_id, stores):
+        """Return ``(response, outcome)``; outcome is for the log line."""
+        started = self.clock()
+        staged = glance.stage(image_id)
+        if staged.status_int not in _STAGE_OK:
+            return staged, 'staging answered %s' % staged.status
+
+        try:
+            glance.start_import(image_id, stores,
+                                self.settings.all_stores_must_succeed)
+        except inprocess.GlanceError as exc:
+            deleted = self._delete(glance, image_id)
+            LOG.error('glance_baseref: image %s was staged but its import '
+                      'into %s could not start: %s', image_id,
+                      ','.join(stores), exc)
+            return self._failure(
+                webob.exc.HTTPInternalServerError,
+                'The import of image %s into stores %s could not start '
+                '(%s). %s' % (image_id, ', '.join(stores), exc.status_int,
+                              deleted)), 'import refused'
+
+        deadline = started + self.settings.import_timeout
+        while True:
+            try:
+                image = glance.get_image(image_id)
+            except inprocess.GlanceError as exc:
+                if exc.status_int == 404:
+                    return self._failure(
+                        webob.exc.HTTPGone,
+                        'Image %s was deleted while glance imported it.'
+                        % image_id), 'deleted during import'
+                LOG.warning('glance_baseref: looking at image %s during its '
+                            'import failed: %s', image_id, exc)
+                image = None
+            if image is not None:
+                if not image.get('os_glance_import_task'):
+                    return self._ended(glance, image_id, stores, image,
+                                       staged)
+                if (not self.settings.wait_for_all_stores
+                        and image.get('status') == 'active'):
+                    self._watch_in_background(glance, image_id, stores,
+                                              delete_always=False)
+                    return staged, ('active in %s, glance goes on with %s'
+                                    % (image.get('stores'), ','.join(stores)))
+            if self.clock() >= deadline:
+                self._watch_in_background(glance, image_id, stores,
+                                          delete_always=True)
+                return self._failure(
+                    webob.exc.HTTPGatewayTimeout,
+                    'The import of image %s into stores %s did not end '
+                    'within %d seconds (import_timeout). The image will be '
+                    'deleted as soon as glance\'s import task stops.'
+                    % (image_id, ', '.join(stores),
+                       self.settings.import_timeout)), 'timed out'
+            self.sleep(self.settings.poll_interval)
+
+    def _ended(self, glance, image_id, stores, image, staged):
+        written = _stores_of(image, 'stores')
+        failed = _stores_of(image, 'os_glance_failed_import') or [
+            s for s in stores if s not in written]
+        if image.get('status') == 'active':
+            if failed:
+                LOG.warning('glance_baseref: image %s was not written to '
+                            'stores %s (%s); it is active in %s',
+                            image_id, ','.join(failed),
+                            self._task_message(glance, image_id),
+                            ','.join(written))
+            return staged, 'active in %s%s' % (
+                ','.join(written),
+                ', failed in %s' % ','.join(failed) if failed else '')
+
+        reason = self._task_message(glance, image_id)
+        if image.get('status') == 'queued':
+            # Glance reverted the image like a failed plain upload; the
+            # caller cleans it up as it would after one.
+            fate = 'Glance left the image queued, without data.'
+        else:
+            fate = self._delete(glance, image_id)
+        LOG.error('glance_baseref: image %s could not be written to stores '
+                  '%s (%s); it was %s. %s', image_id, ','.join(failed),
+                  reason, image.get('status'), fate)
+        return self._failure(
+            webob.exc.HTTPInternalServerError,
+            'Image %s could not be written to stores %s. %s'
+            % (image_id, ', '.join(failed), fate)), 'failed in %s' % (
+                ','.join(failed))
+
+    @staticmethod
+    def _failure(exc_class, message):
+        return exc_class(explanation=message)
+
+    @staticmethod
+    def _task_message(glance, image_id):
+        try:
+            tasks = glance.image_tasks(image_id).get('tasks', [])
+        except inprocess.GlanceError as exc:
+            return 'task unknown: %s' % exc
+        if not tasks:
+            return 'no task message'
+        newest = max(tasks, key=lambda t: t.get('created_at') or '')
+        return 'task %s %s: %s' % (newest.get('id'), newest.get('status'),
+                                   newest.get('message') or 'no message')
+
+    @staticmethod
+    def _delete(glance, image_id):
+        try:
+            glance.delete_image(image_id)
+        except inprocess.GlanceError as exc:
+            LOG.error('glance_baseref: could not delete image %s: %s',
+                      image_id, exc)
+            return 'Deleting the image failed; it must be deleted by hand.'
+        LOG.info('glance_baseref: deleted image %s and its staged data',
+                 image_id)
+        return 'The image was deleted, with its staged data.'
+
+    def _watch_in_background(self, glance, image_id, stores, delete_always):
+        """Wait for glance's import task to stop, then settle the image.
+
+        Deleting an image while its task still writes leaves that store's
+        data behind in glance 33, so the delete waits for the task. A
+        watcher gives up after another ``import_timeout`` and deletes then.
+        """
+        thread = threading.Thread(
+            target=self._settle, name='glance-baseref-watch-%s' % image_id,
+            args=(glance, image_id, stores, delete_always), daemon=True)
+        thread.start()
+        return thread
+
+    def _settle(self, glance, image_id, stores, delete_always):
+        deadline = self.clock() + self.settings.import_timeout
+        image = None
+        while self.clock() < deadline:
+            try:
+                image = glance.get_image(image_id)
+            except inprocess.GlanceError as exc:
+                if exc.status_int == 404:
+                    return
+                image = None
+            if image is not None and not image.get('os_glance_import_task'):
+                break
+            self.sleep(self.settings.poll_interval)
+        else:
+            LOG.error('glance_baseref: the import task of image %s did not '
+                      'stop within another %ds; deleting the image anyway',
+                      image_id, self.settings.import_timeout)
+        if (not delete_always and image is not None
+                and image.get('status') == 'active'):
+            failed = _stores_of(image, 'os_glance_failed_import')
+            if failed:
+                LOG.warning('glance_baseref: image %s was not written to '
+                            'stores %s (%s); it is active in %s', image_id,
+                            ','.join(failed),
+                            self._task_message(glance, image_id),
+                            image.get('stores'))
+            return
+        LOG.error('glance_baseref: image %s did not reach stores %s (%s); '
+                  'deleting it', image_id, ','.join(stores),
+                  self._task_message(glance, image_id))
+        self._delete(glance, image_id)

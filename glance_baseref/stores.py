@@ -1,0 +1,125 @@
+"""Which stores this glance has, and which of a base image's stores to use."""
+
+import dataclasses
+import logging
+import os
+import threading
+
+from glance_baseref import inprocess
+
+LOG = logging.getLogger(__name__)
+
+RESERVED_PREFIX = 'os_glance_'
+IMPORT_METHOD = 'glance-direct'
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreCatalog:
+    """What ``GET /v2/info/stores`` and ``/v2/info/import`` say, once."""
+
+    multistore: bool
+    writable: tuple = ()
+    read_only: tuple = ()
+    default: str = None
+    import_ready: bool = False
+    import_unready_reason: str = ''
+
+    def usable(self, base_stores, allowed):
+        """The base image's stores, in its order, that may be written.
+
+        A store must be enabled here, writable, not reserved, and listed in
+        ``allowed`` when that is not empty.
+        """
+        usable = []
+        for store in base_stores:
+            if store.startswith(RESERVED_PREFIX) or store in usable:
+                continue
+            if store not in self.writable:
+                continue
+            if allowed and store not in allowed:
+                continue
+            usable.append(store)
+        return usable
+
+
+def _staging_dir_missing():
+    """Whether glance's staging store has no directory on this node.
+
+    The filter runs inside glance-api, so glance's own configuration says
+    where staging lives. Outside glance (unit tests) nothing is known and
+    staging is taken as present.
+    """
+    from oslo_config import cfg
+    try:
+        path = cfg.CONF['os_glance_staging_store'].filesystem_store_datadir
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError, KeyError):
+        return False
+    return not path or not os.path.isdir(path)
+
+
+class StoreCatalogCache:
+    """Reads the catalog with the first caller's context and keeps it.
+
+    The stores and import methods of a glance-api process only change with
+    a restart. Failed reads are not kept, so a passing error costs one
+    retry on the next upload rather than a wrong answer until restart.
+    """
+
+    def __init__(self):
+        self._catalog = None
+        self._lock = threading.Lock()
+
+    def get(self, glance):
+        catalog = self._catalog
+        if catalog is None:
+            with self._lock:
+                if self._catalog is None:
+                    self._catalog = self._read(glance)
+                catalog = self._catalog
+        return catalog
+
+    @staticmethod
+    def _read(glance):
+        try:
+            info = glance.stores_info()
+        except inprocess.GlanceError as exc:
+            if exc.status_int == 404:
+                LOG.info('glance_baseref: glance has no multi-store '
+                         'configuration (GET /v2/info/stores is 404); '
+                         'uploads pass through untouched')
+                return StoreCatalog(multistore=False)
+            raise
+        writable, read_only, default = [], [], None
+        for store in info.get('stores', []):
+            store_id = store.get('id', '')
+            if store_id.startswith(RESERVED_PREFIX):
+                continue
+            if str(store.get('read-only', 'false')).lower() == 'true':
+                read_only.append(store_id)
+            else:
+                writable.append(store_id)
+            if str(store.get('default', 'false')).lower() == 'true':
+                default = store_id
+
+        methods = glance.import_info().get('import-methods', {}).get(
+            'value', [])
+        reason = ''
+        if IMPORT_METHOD not in methods:
+            reason = ('%s is not in enabled_import_methods (%s)'
+                      % (IMPORT_METHOD, ', '.join(methods) or 'none'))
+        elif _staging_dir_missing():
+            reason = 'the staging store os_glance_staging_store has no directory'
+        if reason:
+            LOG.warning('glance_baseref: uploads cannot be written to several '
+                        'stores because %s; each goes to the first usable '
+                        'store of its base image only', reason)
+        catalog = StoreCatalog(
+            multistore=True, writable=tuple(writable),
+            read_only=tuple(read_only), default=default,
+            import_ready=not reason, import_unready_reason=reason)
+        LOG.info('glance_baseref: writable stores %s, read-only %s, '
+                 'default %s, multi-store import %s',
+                 ','.join(catalog.writable) or '-',
+                 ','.join(catalog.read_only) or '-', default,
+                 'ready' if catalog.import_ready else 'unavailable')
+        return catalog
