@@ -24,7 +24,9 @@ see also /work/shared/glance-notes.md):
   ``configure_add()`` raises ``BadStoreConfiguration`` loses its
   WRITE_ACCESS capability but stays registered and readable: uploads to it
   answer 410 Gone, and ``GET /v2/info/stores`` still lists it WITHOUT
-  ``"read-only"`` (glance only marks ``http`` stores read-only). We make
+  ``"read-only"`` (glance only marks ``http`` stores read-only); an import
+  into it fails like a broken store (``os_glance_failed_import``), and
+  deleting an image that lives in it answers 204 but leaves its file. We make
   ``configure_add()`` fail after the data directory has been set up by
   pointing ``filesystem_store_metadata_file`` at a file that fails the
   metadata schema, so the store keeps its real directory and files.
@@ -130,10 +132,12 @@ class GlanceEnv:
             with glance 33: the app still starts (the staging store only
             loses write access, and glance logs "Import methods are enabled
             but staging directory ... does not exist; Imports will fail!"),
-            ``GET /v2/info/import`` still lists the methods, and
-            ``PUT /v2/images/{id}/stage`` answers 410 Gone ("Adding images
-            to store is disabled"), leaving the image ``queued``.
-            Plain uploads (``PUT .../file``) are unaffected.
+            ``GET /v2/info/import`` still lists all methods, and
+            ``PUT /v2/images/{id}/stage`` answers 500 (glance's stage
+            handler does not catch glance_store's StoreAddDisabled), the
+            image stays ``queued``; a glance-direct import then answers 409
+            "Image needs to be staged". Plain uploads (``PUT .../file``)
+            are unaffected.
         :param read_only_stores: names (from ``stores``) whose file store
             must refuse writes; see the module docstring for how and what
             glance reports. Reads of images already in them keep working.
@@ -411,7 +415,6 @@ class GlanceEnv:
             if name in s['read_only_stores']:
                 section['filesystem_store_metadata_file'] = (
                     self._read_only_metadata_path)
-                section['store_description'] += ' (read-only)'
             conf[name] = section
         for name in s['http_stores']:
             conf[name] = {'store_description': 'http store %s' % name}

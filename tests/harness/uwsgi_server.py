@@ -25,6 +25,11 @@ import time
 #: chunked-input-limit: glanceclient sends 1 MiB chunks, the default limit
 #: (1 MiB) fails every upload with 500 "unable to receive chunked part".
 #: die-on-term: otherwise SIGTERM means "reload".
+#: "Connection: close" (as devstack sets it): an http-socket closes the
+#: connection after every response but answers HTTP/1.1 without saying so;
+#: a pooling client (requests/keystoneauth) then reuses the dead
+#: connection and a fast next request fails with "Connection reset by peer"
+#: (seen here on the second request of a session).
 CHUNKED_INPUT_LIMIT = 16 * 1024 * 1024
 
 _RUNNING = set()
@@ -120,6 +125,7 @@ class GlanceServer:
             ('die-on-term', 'true'),
             ('chunked-input-limit', CHUNKED_INPUT_LIMIT),
             ('buffer-size', 65535),
+            ('add-header', 'Connection: close'),
             ('vacuum', 'true'),
         ]
         settings += [('env', '%s=%s' % kv)

@@ -1,0 +1,25 @@
+"""Test harness: a real glance-api 33 under uWSGI, and a Cinder-like client.
+
+* :class:`GlanceEnv` (glance_env): configs, file stores, database.
+* :class:`GlanceServer` (uwsgi_server): glance-api under uWSGI.
+* :class:`CinderLikeClient`, :func:`make_base_image` (cinder_client).
+"""
+
+from tests.harness.cinder_client import BASE_IMAGE_HEADER
+from tests.harness.cinder_client import CinderLikeClient
+from tests.harness.cinder_client import IdentityToken
+from tests.harness.cinder_client import image_stores
+from tests.harness.cinder_client import import_finished
+from tests.harness.cinder_client import make_base_image
+from tests.harness.cinder_client import STORE_HEADER
+from tests.harness.glance_env import GlanceEnv
+from tests.harness.glance_env import GlanceEnvError
+from tests.harness.uwsgi_server import free_port
+from tests.harness.uwsgi_server import GlanceServer
+from tests.harness.uwsgi_server import GlanceServerError
+
+__all__ = [
+    'BASE_IMAGE_HEADER', 'CinderLikeClient', 'GlanceEnv', 'GlanceEnvError',
+    'GlanceServer', 'GlanceServerError', 'IdentityToken', 'STORE_HEADER',
+    'free_port', 'image_stores', 'import_finished', 'make_base_image',
+]
