@@ -108,11 +108,8 @@ class StoreCatalogCache:
             reason = ('%s is not in enabled_import_methods (%s)'
                       % (IMPORT_METHOD, ', '.join(methods) or 'none'))
         elif _staging_dir_missing():
-            reason = 'the staging store os_glance_staging_store has no directory'
-        if reason:
-            LOG.warning('glance_baseref: uploads cannot be written to several '
-                        'stores because %s; each goes to the first usable '
-                        'store of its base image only', reason)
+            reason = ('the staging store os_glance_staging_store has no '
+                      'directory')
         catalog = StoreCatalog(
             multistore=True, writable=tuple(writable),
             read_only=tuple(read_only), default=default,
@@ -121,5 +118,5 @@ class StoreCatalogCache:
                  'default %s, multi-store import %s',
                  ','.join(catalog.writable) or '-',
                  ','.join(catalog.read_only) or '-', default,
-                 'ready' if catalog.import_ready else 'unavailable')
+                 'unavailable: %s' % reason if reason else 'ready')
         return catalog

@@ -1,0 +1,145 @@
+"""Cinder's upload, through glanceclient, against glance-api 33 under uWSGI.
+
+Each test uploads the way Cinder does (keystoneauth session client,
+``http_client.additional_headers``, chunked ``images.upload``) and then
+checks, on disk, that the bytes are in each expected store and nowhere
+else, staging included.
+"""
+
+import hashlib
+import os
+
+import glanceclient.exc
+import pytest
+
+from tests import harness
+from tests.e2e.conftest import DEFAULT_STORE
+
+VOLUME = os.urandom(3 * 1024 * 1024 + 17)  # several 1 MiB chunks, uneven
+
+
+def assert_landed(deployment, client, image_id, stores, data=VOLUME):
+    image = client.get_image(image_id)
+    assert image['status'] == 'active', image
+    assert harness.image_stores(image) == set(stores), image
+    assert image['size'] == len(data)
+    assert image['os_hash_value'] == hashlib.sha512(data).hexdigest()
+    files = deployment.env.files_for(image_id)
+    assert set(files) == set(stores), files
+    for store in stores:
+        (path,) = files[store]
+        with open(path, 'rb') as f:
+            assert hashlib.sha512(f.read()).digest() == \
+                hashlib.sha512(data).digest(), path
+
+
+@pytest.fixture(scope='module')
+def bases(glance):
+    """Base images of p1, by the stores they live in."""
+    client = glance.client('p1')
+    made = {}
+    for stores in (('cheap',), ('cheap', 'cold'), ('fast', 'cheap', 'cold')):
+        made[stores] = harness.make_base_image(
+            client, stores, b'base ' * 1000, name='base-%s' % '-'.join(
+                stores))['id']
+    made['community'] = harness.make_base_image(
+        client, ('cold',), b'community base', visibility='community')['id']
+    return made
+
+
+@pytest.mark.parametrize('stores', [
+    ('cheap',), ('cheap', 'cold'), ('fast', 'cheap', 'cold')],
+    ids='-'.join)
+def test_volume_lands_where_its_base_lives(glance, p1, bases, stores):
+    image_id = p1.create_image(name='volume')['id']
+    p1.upload(image_id, VOLUME, base_image_ref=bases[stores])
+    assert_landed(glance, p1, image_id, stores)
+
+
+def test_store_header_wins_over_the_base(glance, p1, bases):
+    image_id = p1.create_image(name='volume')['id']
+    p1.upload(image_id, VOLUME, base_image_ref=bases[('cheap', 'cold')],
+              store='fast')
+    assert_landed(glance, p1, image_id, ('fast',))
+
+
+def test_no_header_goes_to_the_default_store(glance, p1):
+    image_id = p1.create_image(name='volume')['id']
+    p1.upload(image_id, VOLUME)
+    assert_landed(glance, p1, image_id, (DEFAULT_STORE,))
+
+
+def test_other_project_does_not_follow_a_private_base(glance, p2, bases):
+    image_id = p2.create_image(name='volume')['id']
+    p2.upload(image_id, VOLUME, base_image_ref=bases[('cheap', 'cold')])
+    assert_landed(glance, p2, image_id, (DEFAULT_STORE,))
+
+
+def test_other_project_follows_a_base_it_may_see(glance, p2, bases):
+    image_id = p2.create_image(name='volume')['id']
+    p2.upload(image_id, VOLUME, base_image_ref=bases['community'])
+    assert_landed(glance, p2, image_id, ('cold',))
+
+
+def test_invalid_header_is_a_400_and_nothing_is_written(glance, p1):
+    image_id = p1.create_image(name='volume')['id']
+    with pytest.raises(glanceclient.exc.HTTPBadRequest) as raised:
+        p1.upload(image_id, VOLUME, base_image_ref='not-an-image')
+    assert 'x-openstack-base-image-ref' in str(raised.value)
+    assert p1.get_image(image_id)['status'] == 'queued'
+    assert glance.env.files_for(image_id) == {}
+
+
+def test_import_request_gets_the_base_stores(glance, p1, bases):
+    image_id = p1.create_image(name='volume')['id']
+    p1.stage(image_id, VOLUME)
+    client = p1.client()
+    client.http_client.additional_headers = {
+        harness.BASE_IMAGE_HEADER: bases[('cheap', 'cold')]}
+    client.images.image_import(image_id, method='glance-direct')
+    p1.wait_for(image_id, harness.import_finished)
+    assert_landed(glance, p1, image_id, ('cheap', 'cold'))
+
+
+def test_decisions_are_logged(glance, p1, bases):
+    image_id = p1.create_image(name='volume')['id']
+    p1.upload(image_id, VOLUME, base_image_ref=bases[('cheap', 'cold')])
+    lines = [ln for ln in glance.log().splitlines()
+             if 'glance_baseref' in ln and image_id in ln]
+    assert len(lines) == 1, lines
+    assert ' INFO ' in lines[0]
+    assert 'stores cheap,cold by stage+import' in lines[0]
+
+
+def test_answer_before_all_stores_when_configured(make_glance):
+    deployment = make_glance(
+        baseref_options={'wait_for_all_stores': False})
+    client = deployment.client('p1')
+    base = harness.make_base_image(client, ('fast', 'cheap', 'cold'),
+                                   b'base')['id']
+    image_id = client.create_image(name='volume')['id']
+    client.upload(image_id, VOLUME, base_image_ref=base)
+    assert client.get_image(image_id)['status'] == 'active'
+    client.wait_for(image_id, harness.import_finished)
+    assert_landed(deployment, client, image_id, ('fast', 'cheap', 'cold'))
+
+
+@pytest.mark.parametrize('glance_options', [
+    {'staging': False},
+    {'import_methods': ('web-download', 'copy-image')},
+], ids=['no-staging', 'no-glance-direct'])
+def test_without_import_the_first_store_is_used(make_glance, glance_options):
+    deployment = make_glance()
+    client = deployment.client('p1')
+    base = harness.make_base_image(client, ('cheap', 'cold'), b'base')['id']
+    deployment.env.reconfigure(**glance_options)
+    deployment.server.restart()
+
+    for _ in range(2):
+        image_id = client.create_image(name='volume')['id']
+        client.upload(image_id, VOLUME, base_image_ref=base)
+        assert_landed(deployment, client, image_id, ('cheap',))
+    warnings = [ln for ln in deployment.log().splitlines()
+                if 'glance_baseref' in ln and ' WARNING ' in ln
+                and 'first usable store' in ln]
+    assert len(warnings) == 1, warnings
