@@ -39,7 +39,7 @@ class GlanceError(Exception):
 def _explanation(response):
     try:
         text = response.text
-    except Exception:  # nosec: best effort for a log line only
+    except Exception:  # the text only feeds a log line
         return ''
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     # webob error pages repeat the status line first; the rest says why.

@@ -27,7 +27,8 @@ OPTS = [
         help='With two or more target stores: answer the upload only when '
              'glance has finished writing every store. When false, answer '
              'as soon as the image is active in its first store and let '
-             'glance write the other copies in the background.'),
+             'glance write the other copies in the background; an image '
+             'that is not active once glance is done is deleted.'),
     cfg.BoolOpt(
         'all_stores_must_succeed', default=False,
         help='Passed to glance\'s import: when true, the upload fails '
