@@ -44,7 +44,15 @@ class ColocatedUpload:
         staged = glance.stage(image_id)
         if staged.status_int not in _STAGE_OK:
             return staged, 'staging answered %s' % staged.status
+        response, outcome = self._import_and_wait(glance, image_id, stores,
+                                                  staged, started)
+        if response is not staged:
+            close = getattr(staged.app_iter, 'close', None)
+            if close is not None:
+                close()
+        return response, outcome
 
+    def _import_and_wait(self, glance, image_id, stores, staged, started):
         try:
             glance.start_import(image_id, stores,
                                 self.settings.all_stores_must_succeed)
