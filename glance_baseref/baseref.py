@@ -30,14 +30,14 @@ def parse_base_image_ref(raw):
         raise InvalidBaseImageRef(
             'The %s header is empty; it must hold the UUID of one image.'
             % BASE_IMAGE_HEADER)
-    if len(value) > _MAX_LENGTH:
-        raise InvalidBaseImageRef(
-            'The %s header is %d characters long; it must hold the UUID of '
-            'one image.' % (BASE_IMAGE_HEADER, len(value)))
     if ',' in value:
         raise InvalidBaseImageRef(
             'The %s header holds several values; it must hold the UUID of '
             'exactly one image.' % BASE_IMAGE_HEADER)
+    if len(value) > _MAX_LENGTH:
+        raise InvalidBaseImageRef(
+            'The %s header is %d characters long; it must hold the UUID of '
+            'one image.' % (BASE_IMAGE_HEADER, len(value)))
     if not value.isascii() or not value.isprintable() or \
             not uuidutils.is_uuid_like(value):
         raise InvalidBaseImageRef(

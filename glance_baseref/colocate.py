@@ -176,31 +176,38 @@ class ColocatedUpload:
 
     def _settle(self, glance, image_id, stores, delete_always):
         deadline = self.clock() + self.settings.import_timeout
-        image = None
-        while self.clock() < deadline:
+        image, stopped = None, False
+        while not stopped and self.clock() < deadline:
             try:
                 image = glance.get_image(image_id)
             except inprocess.GlanceError as exc:
                 if exc.status_int == 404:
                     return
                 image = None
-            if image is not None and not image.get('os_glance_import_task'):
-                break
-            self.sleep(self.settings.poll_interval)
-        else:
-            LOG.error('glance_baseref: the import task of image %s did not '
-                      'stop within another %ds; deleting the image anyway',
-                      image_id, self.settings.import_timeout)
-        if (not delete_always and image is not None
-                and image.get('status') == 'active'):
+            stopped = image is not None and not image.get(
+                'os_glance_import_task')
+            if not stopped:
+                self.sleep(self.settings.poll_interval)
+        active = image is not None and image.get('status') == 'active'
+        if not delete_always and active:
             failed = _stores_of(image, 'os_glance_failed_import')
-            if failed:
+            if failed and stopped:
                 LOG.warning('glance_baseref: image %s was not written to '
                             'stores %s (%s); it is active in %s', image_id,
                             ','.join(failed),
                             self._task_message(glance, image_id),
                             image.get('stores'))
+            elif not stopped:
+                LOG.warning('glance_baseref: the import task of image %s '
+                            'did not stop within another %ds; the image is '
+                            'active in %s and left as it is', image_id,
+                            self.settings.import_timeout,
+                            image.get('stores'))
             return
+        if not stopped:
+            LOG.error('glance_baseref: the import task of image %s did not '
+                      'stop within another %ds; deleting the image anyway',
+                      image_id, self.settings.import_timeout)
         LOG.error('glance_baseref: image %s did not reach stores %s (%s); '
                   'deleting it', image_id, ','.join(stores),
                   self._task_message(glance, image_id))

@@ -41,10 +41,9 @@ def load(local_conf):
     local_conf = dict(local_conf)
     conf = local_conf.pop(CONF_OBJECT_KEY, None) or cfg.CONF
     conf.register_opts(opts.OPTS, group=opts.GROUP)
-    group = conf[opts.GROUP]
-    values = {opt.dest: getattr(group, opt.dest) for opt in opts.OPTS}
 
     by_name = {opt.dest: opt for opt in opts.OPTS}
+    values = {}
     for key, raw in local_conf.items():
         opt = by_name.get(key.replace('-', '_'))
         if opt is None:
@@ -53,10 +52,16 @@ def load(local_conf):
                         key, ', '.join(sorted(by_name)))
             continue
         try:
-            values[opt.dest] = opt.type(raw) if isinstance(raw, str) else raw
+            # The option's own type converts paste's strings and checks
+            # the ranges of values handed in by code alike.
+            values[opt.dest] = opt.type(raw)
         except ValueError as exc:
             raise ConfigError('glance_baseref: option %s=%r is invalid: %s'
                               % (opt.dest, raw, exc)) from exc
+    group = conf[opts.GROUP]
+    for opt in opts.OPTS:
+        if opt.dest not in values:
+            values[opt.dest] = getattr(group, opt.dest)
 
     values['allowed_stores'] = tuple(
         s.strip() for s in values['allowed_stores'] or () if s.strip())

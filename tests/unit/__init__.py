@@ -1,0 +1,1 @@
+"""Unit tests: the filter around a recording fake glance."""

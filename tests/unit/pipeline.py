@@ -1,0 +1,85 @@
+"""What the unit tests share: ids, the pipeline, a fake clock, log helpers."""
+
+import dataclasses
+import threading
+
+import webtest
+
+from glance_baseref import middleware
+from tests.unit import fake_glance
+
+TARGET = '6f1c2f7e-4b1d-4c55-9a55-0d5b2d4f3a10'
+BASE = '0b8e4a9c-2d34-4f7e-8a1b-5c6d7e8f9a01'
+BODY = b'volume bytes \x00\x01\x02' * 64
+FILE_PATH = '/v2/images/%s/file' % TARGET
+IMPORT_PATH = '/v2/images/%s/import' % TARGET
+BASE_HEADER = 'x-openstack-base-image-ref'
+
+# Quick, and no real sleep: the fake clock jumps by poll_interval.
+FAST = {'poll_interval': '0.5', 'import_timeout': '10',
+        'lookup_timeout': '2'}
+
+
+class FakeClock:
+    """``clock``/``sleep`` for ColocatedUpload: sleeping moves time on."""
+
+    def __init__(self):
+        self.now = 0.0
+        self._lock = threading.Lock()
+
+    def clock(self):
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds):
+        with self._lock:
+            self.now += seconds
+
+
+@dataclasses.dataclass
+class Pipeline:
+    """The context filter, the filter under test and the fake glance."""
+
+    app: webtest.TestApp
+    filter: middleware.BaseRefFilter
+    fake: fake_glance.FakeGlance
+    context: object
+    clock: FakeClock
+
+    def upload(self, base=BASE, headers=None, status=None):
+        """Cinder's ``PUT /file``, with the base-image header if base."""
+        return self.app.put(FILE_PATH, BODY, headers=with_base(base, headers),
+                            content_type='application/octet-stream',
+                            status=status)
+
+    def import_(self, body, base=BASE, headers=None, status=None):
+        """``POST /import`` with that raw body."""
+        return self.app.post(IMPORT_PATH, body,
+                             headers=with_base(base, headers),
+                             content_type='application/json', status=status)
+
+
+def with_base(base, headers=None):
+    headers = dict(headers or {})
+    if base is not None:
+        headers[BASE_HEADER] = base
+    return headers
+
+
+def join_watchers(timeout=5.0):
+    """Wait for the filter's background watchers; fail if one hangs."""
+    for thread in threading.enumerate():
+        if thread.name.startswith('glance-baseref-watch'):
+            thread.join(timeout)
+            assert not thread.is_alive(), thread.name
+
+
+def records(caplog, level=None):
+    """The filter's log records, at that level if given."""
+    return [r for r in caplog.records
+            if r.name.startswith('glance_baseref')
+            and (level is None or r.levelno == level)]
+
+
+def messages(caplog, level=None):
+    return [r.getMessage() for r in records(caplog, level)]
