@@ -16,7 +16,6 @@ setuptools.setup(
     install_requires=[
         'WebOb>=1.8',
         'oslo.config>=9.0',
-        'oslo.middleware>=5.0',
         'oslo.utils>=6.0',
         'PasteDeploy>=2.0',
     ],

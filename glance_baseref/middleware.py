@@ -104,7 +104,14 @@ class BaseRefFilter:
                          'wins over the base image', match.group(1),
                          environ[baseref.STORE_ENVIRON_KEY])
             return self.app(environ, start_response)
-        return handler(environ, start_response, match.group(1))
+        started = time.monotonic()
+        image_id = match.group(1)
+        glance, catalog, base_id, early = self._prepare(
+            environ, start_response, image_id)
+        if early is not None:
+            return early
+        return handler(environ, start_response, image_id, glance, catalog,
+                       base_id, started)
 
     def _warn_once(self, key, msg, *args):
         with self._warned_lock:
@@ -143,12 +150,8 @@ class BaseRefFilter:
             return None, None, None, error(environ, start_response)
         return glance, catalog, base_id, None
 
-    def _upload(self, environ, start_response, image_id):
-        started = time.monotonic()
-        glance, catalog, base_id, early = self._prepare(
-            environ, start_response, image_id)
-        if early is not None:
-            return early
+    def _upload(self, environ, start_response, image_id, glance,
+                catalog, base_id, started):
         targets = self._lookup.targets(glance, catalog, base_id,
                                        self.settings.allowed_stores)
         if len(targets.stores) > 1 and not catalog.import_ready:
@@ -200,12 +203,8 @@ class BaseRefFilter:
             return 'the image has no %s' % ' or '.join(missing)
         return ''
 
-    def _import(self, environ, start_response, image_id):
-        started = time.monotonic()
-        glance, catalog, base_id, early = self._prepare(
-            environ, start_response, image_id)
-        if early is not None:
-            return early
+    def _import(self, environ, start_response, image_id, glance,
+                catalog, base_id, started):
         body = import_request.read_small_json_object(environ)
         if body is None or import_request.chooses_own_stores(body):
             return self.app(environ, start_response)

@@ -69,6 +69,18 @@ def _alive(pid):
         return False
 
 
+def _processes():
+    """``(pid, stat fields after the command name)`` of live processes."""
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as f:
+                yield int(entry), f.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+
+
 class GlanceServerError(RuntimeError):
     """glance-api did not come up (the message ends with the uWSGI log)."""
 
@@ -254,19 +266,9 @@ class GlanceServer:
     @staticmethod
     def _group_members(pgid):
         """Live pids whose process group is ``pgid``."""
-        members = []
-        for entry in os.listdir('/proc'):
-            if not entry.isdigit():
-                continue
-            try:
-                with open('/proc/%s/stat' % entry) as f:
-                    fields = f.read().rsplit(')', 1)[1].split()
-            except OSError:
-                continue
-            # fields[0] is the state, fields[2] the process group.
-            if int(fields[2]) == pgid and fields[0] != 'Z':
-                members.append(int(entry))
-        return members
+        # fields[0] is the state, fields[2] the process group.
+        return [pid for pid, fields in _processes()
+                if int(fields[2]) == pgid and fields[0] != 'Z']
 
     def restart(self, timeout=30):
         """Stop and start again on the same port (re-reads the configs)."""
@@ -289,18 +291,9 @@ class GlanceServer:
         if self.proc is None:
             return []
         master = self.proc.pid
-        pids = []
-        for entry in os.listdir('/proc'):
-            if not entry.isdigit():
-                continue
-            try:
-                with open('/proc/%s/stat' % entry) as f:
-                    fields = f.read().rsplit(')', 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == master and fields[0] != 'Z':
-                pids.append(int(entry))
-        return sorted(pids)
+        # fields[1] is the parent pid.
+        return sorted(pid for pid, fields in _processes()
+                      if int(fields[1]) == master and fields[0] != 'Z')
 
     @staticmethod
     def worker_status(pid):
