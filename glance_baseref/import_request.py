@@ -26,8 +26,10 @@ def read_small_json_object(environ):
     # Whatever happens next, glance must see the bytes the caller sent.
     environ['wsgi.input'] = io.BytesIO(raw)
     try:
-        body = json.loads(raw)
-    except ValueError:
+        # Strict UTF-8 and no exotic failure: what glance itself would
+        # refuse is left for glance to refuse.
+        body = json.loads(raw.decode('utf-8'))
+    except (ValueError, RecursionError):
         return None
     return body if isinstance(body, dict) else None
 
