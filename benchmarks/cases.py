@@ -13,6 +13,8 @@ file stores ``fast`` (default), ``cheap``, ``cold``:
 * ``filter-nowait``: ``max_parallel_stores = 1`` and
   ``wait_for_all_stores = false`` (the filter answers once the image is
   active in its first store);
+* ``filter-mps3-poll``: ``max_parallel_stores = 3`` and
+  ``poll_interval = 0.1`` (the default is 1.0);
 * ``plain``: glance's own pipeline, ``max_parallel_stores = 1``;
 * ``plain-mps3``: the same with ``max_parallel_stores = 3``.
 """
@@ -29,6 +31,8 @@ SERVERS = {
     'filter-mps3': {'with_filter': True, 'max_parallel_stores': 3},
     'filter-nowait': {'with_filter': True, 'max_parallel_stores': 1,
                       'baseref_options': {'wait_for_all_stores': False}},
+    'filter-mps3-poll': {'with_filter': True, 'max_parallel_stores': 3,
+                         'baseref_options': {'poll_interval': 0.1}},
     'plain': {'with_filter': False, 'max_parallel_stores': 1},
     'plain-mps3': {'with_filter': False, 'max_parallel_stores': 3},
 }
@@ -89,13 +93,18 @@ def _base(clients, stores):
 
 
 def passthrough(deployment, clients, results, rounds, log):
-    """Requests the filter does not act on: filter vs. no filter."""
+    """Requests the filter does not act on: filter vs. no filter.
+
+    A second server without the filter (``plain-mps3``, which differs
+    only in an import setting these requests do not use) is measured the
+    same way: the A/A control shows how far two identical servers differ.
+    """
     base = _base(clients, ('fast',))
-    glance = {name: clients.member[name].client()
-              for name in ('filter', 'plain')}
+    servers = ('filter', 'plain', 'plain-mps3')
+    glance = {name: clients.member[name].client() for name in servers}
     small = b'x' * common.MIB
     samples = {}
-    for number, order in common.alternating(('filter', 'plain'), rounds):
+    for number, order in common.alternating(servers, rounds):
         for name in order:
             client = clients.member[name]
             with common.Stopwatch() as watch:
@@ -120,6 +129,8 @@ def passthrough(deployment, clients, results, rounds, log):
                     'ms', baseline=True)
         results.add('1', measure, 'filter in the pipeline',
                     samples[(measure, 'filter')], 'ms')
+        results.add('1', measure, 'no filter, second server (A/A control)',
+                    samples[(measure, 'plain-mps3')], 'ms')
     log(results.text('1'))
 
 
@@ -323,4 +334,42 @@ def decision(deployment, clients, results, rounds, log):
             '4', 'added per upload', name,
             common.median(samples[name]) - common.median(samples[baseline]),
             'ms', note='difference of the medians')
+
+
+def colocation_floor(deployment, clients, results, rounds, log):
+    """The shortest co-located upload: 256 KiB into three stores.
+
+    The filter looks at the image every ``poll_interval`` seconds while
+    glance imports; for a small image that interval is most of the time
+    the uploader waits.
+    """
+    base = _base(clients, ALL_STORES)
+    data = b'c' * (256 * 1024)
+    variants = (
+        ('client: stage+import, polls every %gs' % POLL, 'plain-mps3'),
+        ('filter, poll_interval=1.0 (default)', 'filter-mps3'),
+        ('filter, poll_interval=0.1', 'filter-mps3-poll'),
+    )
+    samples = {name: [] for name, _server in variants}
+    for number, order in common.alternating(variants, rounds):
+        for name, server in order:
+            client = clients.member[server]
+            image_id = client.create_image(name='floor')['id']
+            started = time.perf_counter()
+            if server.startswith('filter'):
+                client.upload(image_id, io.BytesIO(data),
+                              base_image_ref=base)
+            else:
+                client.stage(image_id, data)
+                client.import_image(image_id, method='glance-direct',
+                                    stores=list(ALL_STORES),
+                                    allow_failure=True)
+                _wait_import(client, image_id)
+            samples[name].append((time.perf_counter() - started) * 1e3)
+            _expect(client, image_id, ALL_STORES, name)
+            client.delete_image(image_id)
+    measure = '256 KiB into 3 stores (mps=3), until answered'
+    for number, (name, _server) in enumerate(variants):
+        results.add('4', measure, name, samples[name], 'ms',
+                    baseline=number == 0)
     log(results.text('4'))

@@ -1,6 +1,6 @@
 """Benchmarks of glance_baseref against what operators do today.
 
-``./run bench`` runs this file (``--help`` for the options). It starts five
+``./run bench`` runs this file (``--help`` for the options). It starts six
 glance-api 33 servers under uWSGI on 127.0.0.1 that share one database and
 three file stores (see benchmarks/cases.py), uses python-glanceclient the
 way Cinder does, runs every case with its variants alternating, prints
@@ -18,7 +18,8 @@ Cases:
    the filter, and the glance worker's peak RSS for two sizes;
 3. co-location into three stores: the filter (max_parallel_stores 1 and 3)
    vs. upload + copy-image vs. a client driving stage + glance-direct;
-4. decision latency: time added per upload by the base-image lookup.
+4. decision latency: time added per upload by the base-image lookup,
+   and the shortest co-located upload (the filter's ``poll_interval``).
 
 Everything is written below a temporary directory, deleted at the end,
 also on Ctrl-C.
@@ -65,9 +66,9 @@ def parse_args(argv):
                         help='image size for cases 2 and 3 (default 1024)')
     parser.add_argument('--small-mib', type=int, default=64,
                         help='the smaller size of case 2 (default 64)')
-    parser.add_argument('--repeat', type=int, default=3,
+    parser.add_argument('--repeat', type=int, default=4,
                         help='repetitions of each variant at --size-mib '
-                        '(default 3; the smaller size gets at least 5)')
+                        '(default 4; the smaller size gets at least 5)')
     parser.add_argument('--rounds', type=int, default=30,
                         help='rounds of the request-level cases 1 and 4 '
                         '(default 30)')
@@ -158,6 +159,8 @@ def main(argv=None):
         if '4' in args.only:
             log('\ncase 4: decision latency, %d rounds' % args.rounds)
             cases.decision(deployment, clients, results, args.rounds, log)
+            cases.colocation_floor(deployment, clients, results,
+                                   max(args.rounds // 2, 4), log)
     except KeyboardInterrupt:
         log('\ninterrupted; cleaning up')
         return 130
