@@ -25,6 +25,11 @@ LOG = logging.getLogger(__name__)
 
 _STAGE_OK = (200, 201, 204)
 
+# The first looks at an importing image come quickly, so that small images
+# are answered soon after glance is done; later ones back off up to
+# poll_interval, so that large ones cost few requests.
+_FIRST_POLL_SECONDS = 0.05
+
 
 def _stores_of(image, key):
     return [s for s in (image.get(key) or '').split(',') if s]
@@ -68,6 +73,7 @@ class ColocatedUpload:
                               deleted)), 'import refused'
 
         deadline = started + self.settings.import_timeout
+        pauses = self._pauses()
         while True:
             try:
                 image = glance.get_image(image_id)
@@ -100,7 +106,13 @@ class ColocatedUpload:
                     'deleted as soon as glance\'s import task stops.'
                     % (image_id, ', '.join(stores),
                        self.settings.import_timeout)), 'timed out'
-            self.sleep(self.settings.poll_interval)
+            self.sleep(next(pauses))
+
+    def _pauses(self):
+        pause = min(_FIRST_POLL_SECONDS, self.settings.poll_interval)
+        while True:
+            yield pause
+            pause = min(pause * 2, self.settings.poll_interval)
 
     def _ended(self, glance, image_id, stores, image, staged):
         written = _stores_of(image, 'stores')
@@ -177,6 +189,7 @@ class ColocatedUpload:
     def _settle(self, glance, image_id, stores, delete_always):
         deadline = self.clock() + self.settings.import_timeout
         image, stopped = None, False
+        pauses = self._pauses()
         while not stopped and self.clock() < deadline:
             try:
                 image = glance.get_image(image_id)
@@ -187,7 +200,7 @@ class ColocatedUpload:
             stopped = image is not None and not image.get(
                 'os_glance_import_task')
             if not stopped:
-                self.sleep(self.settings.poll_interval)
+                self.sleep(next(pauses))
         active = image is not None and image.get('status') == 'active'
         if not delete_always and active:
             failed = _stores_of(image, 'os_glance_failed_import')

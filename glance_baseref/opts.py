@@ -43,8 +43,10 @@ OPTS = [
              'default leaves room for images of many GB written serially.'),
     cfg.FloatOpt(
         'poll_interval', default=1.0, min=0.05, max=60.0,
-        help='Seconds between two looks at the image while glance imports '
-             'it into its stores.'),
+        help='Longest time, in seconds, between two looks at the image '
+             'while glance imports it into its stores. The first looks '
+             'come after 0.05 s and the pause doubles up to this value, so '
+             'that small images are answered soon after glance is done.'),
     cfg.FloatOpt(
         'lookup_timeout', default=10.0, min=0.1,
         help='Seconds the base-image lookup may take. Past that the upload '

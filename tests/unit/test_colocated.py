@@ -241,8 +241,10 @@ def test_timeout_answers_504_and_cleans_up_after_the_task(
         logged):
     pipeline = make_pipeline(import_timeout='1')
     fake = pipeline.fake
-    # The filter looks three times (at 0, 0.5 and 1 s) before it gives up.
-    fake.progress[pl.TARGET] = [TASK] * 3 + after_timeout
+    # Looks at 0, 0.05, 0.15, 0.35, 0.75 and 1.25 s: pauses double from
+    # 0.05 s up to poll_interval (0.5 s); the last one is past the timeout.
+    main_looks = 6
+    fake.progress[pl.TARGET] = [TASK] * main_looks + after_timeout
 
     response = pipeline.upload(status=504)
     pl.join_watchers()
@@ -250,8 +252,11 @@ def test_timeout_answers_504_and_cleans_up_after_the_task(
     assert ('The import of image %s into stores fast, cheap did not end '
             'within 1 seconds (import_timeout).' % pl.TARGET
             in response.text)
-    assert len(polls(fake, 'MainThread')) == 3
-    assert len(polls(fake, WATCHER)) == 2
+    assert len(polls(fake, 'MainThread')) == main_looks
+    # The watcher starts at 1.25 s with another second: looks at 1.25,
+    # 1.3, 1.4, 1.6 and 2.0 s unless the task stops or the image goes.
+    assert len(polls(fake, WATCHER)) == (5 if after_timeout == [TASK]
+                                         else 2)
     deletes = fake.find('DELETE', TARGET_PATH)
     if deleted:
         delete, = deletes
