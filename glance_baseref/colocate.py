@@ -29,6 +29,8 @@ _STAGE_OK = (200, 201, 204)
 # are answered soon after glance is done; later ones back off up to
 # poll_interval, so that large ones cost few requests.
 _FIRST_POLL_SECONDS = 0.05
+_IMPORT_START_ATTEMPTS = 3
+_IMPORT_START_PAUSE = 0.2
 
 
 def _stores_of(image, key):
@@ -59,8 +61,7 @@ class ColocatedUpload:
 
     def _import_and_wait(self, glance, image_id, stores, staged, started):
         try:
-            glance.start_import(image_id, stores,
-                                self.settings.all_stores_must_succeed)
+            self._start_import(glance, image_id, stores)
         except inprocess.GlanceError as exc:
             deleted = self._delete(glance, image_id)
             LOG.error('glance_baseref: image %s was staged but its import '
@@ -103,10 +104,41 @@ class ColocatedUpload:
                     webob.exc.HTTPGatewayTimeout,
                     'The import of image %s into stores %s did not end '
                     'within %d seconds (import_timeout). The image will be '
-                    'deleted as soon as glance\'s import task stops.'
+                    'deleted as soon as the import task of glance stops.'
                     % (image_id, ', '.join(stores),
                        self.settings.import_timeout)), 'timed out'
             self.sleep(next(pauses))
+
+    def _start_import(self, glance, image_id, stores):
+        """Start glance's import, again after a server-side failure.
+
+        Glance sets the import lock in one database transaction that it
+        does not retry; under load on MySQL it can fail with a deadlock
+        and roll back, leaving the image staged and unlocked, so starting
+        again is safe. A lock that did get set means the import runs.
+        """
+        for attempt in range(1, _IMPORT_START_ATTEMPTS + 1):
+            try:
+                glance.start_import(image_id, stores,
+                                    self.settings.all_stores_must_succeed)
+                return
+            except inprocess.GlanceError as exc:
+                if exc.status_int < 500 or attempt == _IMPORT_START_ATTEMPTS:
+                    raise
+                LOG.warning('glance_baseref: starting the import of image '
+                            '%s failed (attempt %d of %d): %s', image_id,
+                            attempt, _IMPORT_START_ATTEMPTS, exc)
+            self.sleep(_IMPORT_START_PAUSE * attempt)
+            try:
+                image = glance.get_image(image_id)
+            except inprocess.GlanceError:
+                continue
+            if image.get('os_glance_import_task'):
+                return
+            if image.get('status') != 'uploading':
+                raise inprocess.GlanceError.from_status(
+                    409, 'image %s is %s after a failed import start'
+                    % (image_id, image.get('status')))
 
     def _pauses(self):
         pause = min(_FIRST_POLL_SECONDS, self.settings.poll_interval)
@@ -178,7 +210,7 @@ class ColocatedUpload:
 
         Deleting an image while its task still writes leaves that store's
         data behind in glance 33, so the delete waits for the task. A
-        watcher gives up after another ``import_timeout`` and deletes then.
+        watcher gives up after ``watch_timeout`` and deletes then.
         """
         thread = threading.Thread(
             target=self._settle, name='glance-baseref-watch-%s' % image_id,
@@ -187,7 +219,7 @@ class ColocatedUpload:
         return thread
 
     def _settle(self, glance, image_id, stores, delete_always):
-        deadline = self.clock() + self.settings.import_timeout
+        deadline = self.clock() + self.settings.watch_timeout
         image, stopped = None, False
         pauses = self._pauses()
         while not stopped and self.clock() < deadline:
@@ -214,13 +246,13 @@ class ColocatedUpload:
                 LOG.warning('glance_baseref: the import task of image %s '
                             'did not stop within another %ds; the image is '
                             'active in %s and left as it is', image_id,
-                            self.settings.import_timeout,
+                            self.settings.watch_timeout,
                             image.get('stores'))
             return
         if not stopped:
             LOG.error('glance_baseref: the import task of image %s did not '
                       'stop within another %ds; deleting the image anyway',
-                      image_id, self.settings.import_timeout)
+                      image_id, self.settings.watch_timeout)
         LOG.error('glance_baseref: image %s did not reach stores %s (%s); '
                   'deleting it', image_id, ','.join(stores),
                   self._task_message(glance, image_id))

@@ -35,6 +35,11 @@ class GlanceError(Exception):
         super().__init__('%s: %s %s' % (what, response.status,
                                         self.explanation))
 
+    @classmethod
+    def from_status(cls, status_int, what):
+        """An error the filter concludes itself, with no glance answer."""
+        return cls(what, webob.Response(status=status_int))
+
 
 def _explanation(response):
     try:

@@ -39,8 +39,16 @@ OPTS = [
         'import_timeout', default=3600, min=1,
         help='Seconds an upload to two or more stores may take, staging '
              'included, before the filter answers 504. The image is then '
-             'deleted as soon as glance\'s import task has stopped. The '
+             'deleted as soon as glance\'s import task has stopped (see '
+             'watch_timeout). The '
              'default leaves room for images of many GB written serially.'),
+    cfg.IntOpt(
+        'watch_timeout', default=3600, min=1,
+        help='Seconds the filter keeps watching an import it no longer '
+             'waits for (after a 504, or with wait_for_all_stores = false) '
+             'until glance\'s import task stops. The image is deleted only '
+             'then, since deleting it while the task writes leaves that '
+             'store\'s data behind; past this time it is deleted anyway.'),
     cfg.FloatOpt(
         'poll_interval', default=1.0, min=0.05, max=60.0,
         help='Longest time, in seconds, between two looks at the image '

@@ -32,6 +32,7 @@ class Settings:
     wait_for_all_stores: bool
     all_stores_must_succeed: bool
     import_timeout: int
+    watch_timeout: int
     poll_interval: float
     lookup_timeout: float
 

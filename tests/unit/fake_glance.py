@@ -82,7 +82,8 @@ class FakeGlance:
       removes a key), an int is answered as that error status. The last
       state repeats.
     * ``answers``: ``'stage'``, ``'import'``, ``'delete'``, ``'file'``,
-      ``'tasks'``, ``'info_import'`` -> status to answer instead of success.
+      ``'tasks'``, ``'info_import'`` -> status to answer instead of success
+      (a list: one status per call, ``None`` or an empty list = success).
     * ``broken``: path -> what its ``GET`` gets: an error status, or an
       exception to raise.
     * ``blocked``: id -> Event the ``GET`` of that image waits for.
@@ -179,6 +180,8 @@ class FakeGlance:
 
     def _status(self, kind):
         status = self.answers.get(kind)
+        if isinstance(status, list):  # one answer per call, then success
+            status = status.pop(0) if status else None
         if status is None:
             return None
         return _error(status, 'fake glance refused %s' % kind)

@@ -194,6 +194,31 @@ def test_refused_import_deletes_the_staged_image(pipeline, caplog, refused,
                for m in pl.messages(caplog, logging.ERROR))
 
 
+def test_import_start_is_retried_after_a_server_error(pipeline, caplog):
+    fake = pipeline.fake
+    fake.answers['import'] = [500]
+    fake.progress[pl.TARGET] = [ended(status='active', stores='fast,cheap')]
+
+    response = pipeline.upload()
+
+    assert response.status_int == 204
+    assert len(fake.find('POST', pl.IMPORT_PATH)) == 2
+    assert fake.find('DELETE') == []
+    warning, = pl.messages(caplog, logging.WARNING)
+    assert 'failed (attempt 1 of 3)' in warning
+
+
+def test_import_start_gives_up_after_three_server_errors(pipeline):
+    fake = pipeline.fake
+    fake.answers['import'] = [500, 503, 500]
+
+    response = pipeline.upload(status=500)
+
+    assert len(fake.find('POST', pl.IMPORT_PATH)) == 3
+    assert 'could not start (500). The image was deleted' in response.text
+    assert fake.lines()[-1] == 'DELETE ' + TARGET_PATH
+
+
 @pytest.mark.parametrize('refused', [400, 409, 413])
 def test_refused_staging_is_answered_as_is(pipeline, refused):
     pipeline.fake.answers['stage'] = refused
@@ -239,7 +264,7 @@ def test_failed_look_at_the_image_is_retried(pipeline, caplog):
 def test_timeout_answers_504_and_cleans_up_after_the_task(
         make_pipeline, caplog, after_timeout, deleted, task_at_delete,
         logged):
-    pipeline = make_pipeline(import_timeout='1')
+    pipeline = make_pipeline(import_timeout='1', watch_timeout='1')
     fake = pipeline.fake
     # Looks at 0, 0.05, 0.15, 0.35, 0.75 and 1.25 s: pauses double from
     # 0.05 s up to poll_interval (0.5 s); the last one is past the timeout.
@@ -276,7 +301,8 @@ def test_watcher_keeps_an_active_image_and_says_so(make_pipeline, caplog):
     The caller was told the upload worked, so the image must stay; the log
     must not claim it is being deleted.
     """
-    pipeline = make_pipeline(wait_for_all_stores='false', import_timeout='1')
+    pipeline = make_pipeline(wait_for_all_stores='false', import_timeout='1',
+                             watch_timeout='1')
     fake = pipeline.fake
     fake.progress[pl.TARGET] = [TASK, dict(TASK, status='active',
                                            stores='fast')]

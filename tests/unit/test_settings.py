@@ -19,14 +19,15 @@ OPTIONS = [
     ('wait_for_all_stores', True, 'off', False),
     ('all_stores_must_succeed', False, '1', True),
     ('import_timeout', 100, '5', 5),
+    ('watch_timeout', 200, '7', 7),
     ('poll_interval', 2.0, '0.25', 0.25),
     ('lookup_timeout', 3.0, '0.5', 0.5),
 ]
 
 DEFAULTS = settings.Settings(
     enabled=True, allowed_stores=(), wait_for_all_stores=True,
-    all_stores_must_succeed=False, import_timeout=3600, poll_interval=1.0,
-    lookup_timeout=10.0)
+    all_stores_must_succeed=False, import_timeout=3600, watch_timeout=3600,
+    poll_interval=1.0, lookup_timeout=10.0)
 
 
 def _build(conf=None, **local_conf):
@@ -139,8 +140,8 @@ def test_list_opts_gives_fresh_copies():
     assert group == 'glance_baseref'
     assert [o.name for o in first] == [o.name for o in opts.OPTS] == [
         'enabled', 'allowed_stores', 'wait_for_all_stores',
-        'all_stores_must_succeed', 'import_timeout', 'poll_interval',
-        'lookup_timeout']
+        'all_stores_must_succeed', 'import_timeout', 'watch_timeout',
+        'poll_interval', 'lookup_timeout']
     for copy, other, original in zip(first, second, opts.OPTS):
         assert copy is not original and copy is not other
         assert copy.default == original.default
