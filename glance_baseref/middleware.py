@@ -100,7 +100,7 @@ class BaseRefFilter:
             match = None
         if match is None or baseref.STORE_ENVIRON_KEY in environ:
             if match is not None:
-                LOG.info('glance_baseref: image %s: x-image-meta-store %s '
+                LOG.info('glance_baseref: image %s: x-image-meta-store %r '
                          'wins over the base image', match.group(1),
                          environ[baseref.STORE_ENVIRON_KEY])
             return self.app(environ, start_response)
