@@ -31,7 +31,7 @@ class Deployment:
                                            errors='replace')
 
 
-def _start(base_dir, **env_options):
+def start_deployment(base_dir, **env_options):
     env_options.setdefault('stores', STORES)
     env_options.setdefault('default_store', DEFAULT_STORE)
     env = harness.GlanceEnv.create(base_dir, **env_options)
@@ -44,7 +44,7 @@ def _start(base_dir, **env_options):
     return Deployment(env, server)
 
 
-def _stop(deployment):
+def stop_deployment(deployment):
     try:
         deployment.server.stop()
     finally:
@@ -54,9 +54,9 @@ def _stop(deployment):
 @pytest.fixture(scope='session')
 def glance(tmp_path_factory):
     """The shared glance: sqlite, three file stores, default settings."""
-    deployment = _start(tmp_path_factory.mktemp('e2e-glance'))
+    deployment = start_deployment(tmp_path_factory.mktemp('e2e-glance'))
     yield deployment
-    _stop(deployment)
+    stop_deployment(deployment)
 
 
 @pytest.fixture
@@ -65,13 +65,13 @@ def make_glance(tmp_path):
     started = []
 
     def make(**env_options):
-        deployment = _start(tmp_path / ('glance-%d' % len(started)),
-                            **env_options)
+        deployment = start_deployment(
+            tmp_path / ('glance-%d' % len(started)), **env_options)
         started.append(deployment)
         return deployment
     yield make
     for deployment in started:
-        _stop(deployment)
+        stop_deployment(deployment)
 
 
 @pytest.fixture

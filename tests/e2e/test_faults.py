@@ -60,14 +60,14 @@ def glances(tmp_path_factory):
         baseref.setdefault('poll_interval', 0.2)
         key = (max_parallel_stores, database, tuple(sorted(baseref.items())))
         if key not in started:
-            started[key] = conftest._start(
+            started[key] = conftest.start_deployment(
                 tmp_path_factory.mktemp('faults'),
                 max_parallel_stores=max_parallel_stores, database=database,
                 baseref_options=baseref)
         return started[key]
     yield get
     for deployment in started.values():
-        conftest._stop(deployment)
+        conftest.stop_deployment(deployment)
 
 
 @contextlib.contextmanager
