@@ -19,7 +19,8 @@ Cases:
 3. co-location into three stores: the filter (max_parallel_stores 1 and 3)
    vs. upload + copy-image vs. a client driving stage + glance-direct;
 4. decision latency: time added per upload by the base-image lookup,
-   and the shortest co-located upload (the filter's ``poll_interval``).
+   and the shortest co-located upload (how soon the filter's polling
+   answers).
 
 Everything is written below a temporary directory, deleted at the end,
 also on Ctrl-C.
