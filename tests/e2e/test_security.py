@@ -87,6 +87,15 @@ def post_import(client, image_id, headers):
                           headers=headers, json=GLANCE_DIRECT)
 
 
+def send_to_new_image(client, path, headers):
+    """Upload to a new image, or import a new staged one, with headers."""
+    if path == 'upload':
+        image_id = client.create_image(name='volume')['id']
+        return image_id, put_file(client, image_id, headers)
+    image_id = staged_image(client)
+    return image_id, post_import(client, image_id, headers)
+
+
 def import_targets(client, image_id):
     """Every store an import of the image was asked to write."""
     return {store for task in client.image_tasks(image_id)
@@ -123,12 +132,7 @@ def test_invisible_base_reads_as_missing(glance, p1, p2, hidden, path):
     answers, logs, placements = {}, {}, {}
     for kind, base in (('missing', str(uuid.uuid4())),
                        ('invisible', hidden)):
-        if path == 'upload':
-            image_id = p1.create_image(name='volume')['id']
-            answer = put_file(p1, image_id, {HEADER: base})
-        else:
-            image_id = staged_image(p1)
-            answer = post_import(p1, image_id, {HEADER: base})
+        image_id, answer = send_to_new_image(p1, path, {HEADER: base})
         placements[kind] = placement(glance, p1, image_id)
         answers[kind] = comparable(answer)
         (logs[kind],) = log_lines(glance, [request_id(answer[1])]).values()
@@ -345,12 +349,7 @@ def test_stores_outside_allowed_stores_are_never_targeted(make_glance):
 ], ids=['word', 'terminal-escapes', 'long-list'])
 @pytest.mark.parametrize('path', ['upload', 'import'])
 def test_header_value_never_reaches_the_logs(glance, p1, path, value):
-    if path == 'upload':
-        image_id = p1.create_image(name='volume')['id']
-        answer = put_file(p1, image_id, {HEADER: value})
-    else:
-        image_id = staged_image(p1)
-        answer = post_import(p1, image_id, {HEADER: value})
+    _image_id, answer = send_to_new_image(p1, path, {HEADER: value})
     assert answer[0] == 400, answer
     marker = re.search(r'BASEREF-LOG-MARKER-[0-9a-f]+', value).group(0)
     assert marker not in glance.log()

@@ -139,22 +139,17 @@ def test_base_not_active_goes_to_the_default_store(glance):
     assert_landed(glance, image_id, (DEFAULT_STORE,))
 
 
-def test_allowed_stores_limit_the_targets(env, load_pipeline):
-    glance = Glance(env, load_pipeline(allowed_stores='cold,fast'))
+@pytest.mark.parametrize('paste_options,landed', [
+    ({'allowed_stores': 'cold,fast'}, ('cold',)),
+    ({'enabled': 'false'}, (DEFAULT_STORE,)),
+], ids=['allowed_stores', 'disabled'])
+def test_paste_options_win(env, load_pipeline, paste_options, landed):
+    glance = Glance(env, load_pipeline(**paste_options))
     base = glance.base_image(('cheap', 'cold'))
     image_id = glance.create_image()
     assert glance.upload(image_id, DATA, {BASE_HEADER: base}) \
         .status_int == 204
-    assert_landed(glance, image_id, ('cold',))
-
-
-def test_disabled_by_paste_option(env, load_pipeline):
-    glance = Glance(env, load_pipeline(enabled='false'))
-    base = glance.base_image(('cheap', 'cold'))
-    image_id = glance.create_image()
-    assert glance.upload(image_id, DATA, {BASE_HEADER: base}) \
-        .status_int == 204
-    assert_landed(glance, image_id, (DEFAULT_STORE,))
+    assert_landed(glance, image_id, landed)
 
 
 def test_import_request_gets_the_base_stores(glance):
