@@ -42,9 +42,25 @@ authtoken context baseref rootapp
     use = egg:glance_baseref#baseref
 
 Options come from the ``[glance_baseref]`` group of glance-api.conf; a key
-of the same name in ``[filter:baseref]`` wins (see
-:mod:`glance_baseref.opts` for the list and ``etc/paste.ini`` for a
-complete file).
+of the same name in ``[filter:baseref]`` wins (``etc/paste.ini`` is a
+complete file):
+
+* ``enabled`` (true): false passes every request on untouched;
+* ``allowed_stores`` (empty = all): the stores the filter may choose;
+* ``wait_for_all_stores`` (true): answer when every store is written, or,
+  when false, once the image is active in its first store;
+* ``all_stores_must_succeed`` (false): handed to glance's import;
+* ``import_timeout`` (3600 s): past it the answer is 504 and the image is
+  deleted once glance's import task stops, or after ``watch_timeout``
+  (3600 s);
+* ``poll_interval`` (1.0 s): the longest pause between looks at an
+  importing image;
+* ``lookup_timeout`` (10 s): past it the upload goes to the default store.
+
+Glance needs ``enabled_backends``; writing several stores also needs
+``glance-direct`` in ``enabled_import_methods`` and a staging store, and is
+fastest with ``[image_import_opts] max_parallel_stores`` set to the number
+of stores.
 """
 
 import logging

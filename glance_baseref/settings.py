@@ -5,6 +5,9 @@ over the option of the same name in the ``[glance_baseref]`` group; it is
 converted with that option's own type (so ranges and booleans are checked
 the same way), and the global CONF is never changed. Unknown keys are
 logged and ignored so that a typo is visible but does not stop glance-api.
+Paste's ``global_conf`` (the ``[DEFAULT]`` of glance-api-paste.ini, shared
+by every filter of glance) is not read: only ``[filter:baseref]`` speaks
+for this filter.
 """
 
 import dataclasses
