@@ -5,6 +5,8 @@ import logging
 import os
 import threading
 
+from oslo_config import cfg
+
 from glance_baseref import inprocess
 
 LOG = logging.getLogger(__name__)
@@ -49,7 +51,6 @@ def _staging_dir_missing():
     where staging lives. Outside glance (unit tests) nothing is known and
     staging is taken as present.
     """
-    from oslo_config import cfg
     try:
         path = cfg.CONF['os_glance_staging_store'].filesystem_store_datadir
     except (cfg.NoSuchOptError, cfg.NoSuchGroupError, KeyError):
