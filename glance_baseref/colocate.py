@@ -152,11 +152,7 @@ class ColocatedUpload:
             s for s in stores if s not in written]
         if image.get('status') == 'active':
             if failed:
-                LOG.warning('glance_baseref: image %s was not written to '
-                            'stores %s (%s); it is active in %s',
-                            image_id, ','.join(failed),
-                            self._task_message(glance, image_id),
-                            ','.join(written))
+                self._warn_partial(glance, image_id, failed, written)
             return staged, 'active in %s%s' % (
                 ','.join(written),
                 ', failed in %s' % ','.join(failed) if failed else '')
@@ -176,6 +172,12 @@ class ColocatedUpload:
             'Image %s could not be written to stores %s. %s'
             % (image_id, ', '.join(failed), fate)), 'failed in %s' % (
                 ','.join(failed))
+
+    def _warn_partial(self, glance, image_id, failed, written):
+        """An image active in some stores: a success, with a warning."""
+        LOG.warning('glance_baseref: image %s was not written to stores %s '
+                    '(%s); it is active in %s', image_id, ','.join(failed),
+                    self._task_message(glance, image_id), ','.join(written))
 
     @staticmethod
     def _failure(exc_class, message):
@@ -237,11 +239,8 @@ class ColocatedUpload:
         if not delete_always and active:
             failed = _stores_of(image, 'os_glance_failed_import')
             if failed and stopped:
-                LOG.warning('glance_baseref: image %s was not written to '
-                            'stores %s (%s); it is active in %s', image_id,
-                            ','.join(failed),
-                            self._task_message(glance, image_id),
-                            image.get('stores'))
+                self._warn_partial(glance, image_id, failed,
+                                   _stores_of(image, 'stores'))
             elif not stopped:
                 LOG.warning('glance_baseref: the import task of image %s '
                             'did not stop within another %ds; the image is '

@@ -18,6 +18,8 @@ _KEPT_ENVIRON_KEYS = (
     'wsgi.multithread', 'wsgi.multiprocess', 'wsgi.run_once',
     'HTTP_X_OPENSTACK_REQUEST_ID',
 )
+# Set on every sub-request, so that what runs below the filter (and the
+# tests) can tell the filter's own calls from the caller's request.
 SUBREQUEST_MARKER = 'glance_baseref.subrequest'
 
 
@@ -65,12 +67,10 @@ class InProcessGlance:
         env['webob.adhoc_attrs'] = {'context': self.context}
         env[SUBREQUEST_MARKER] = True
         req = webob.Request.blank(path, environ=env, method=method)
-        req.script_name = self.environ.get('SCRIPT_NAME', '')
         req.accept = 'application/json'
         if body is not None:
             req.body = json.dumps(body).encode()
-            req.content_type = 'application/openstack-images-v2.1-json-patch' \
-                if method == 'PATCH' else 'application/json'
+            req.content_type = 'application/json'
         return req.get_response(self.app)
 
     def _json(self, what, method, path, body=None, ok=(200,)):
