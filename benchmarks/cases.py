@@ -73,14 +73,8 @@ def _expect(client, image_id, stores, what):
 
 
 def _wait_import(client, image_id, timeout=3600):
-    deadline = time.monotonic() + timeout
-    while True:
-        image = client.get_image(image_id)
-        if harness.import_finished(image):
-            return image
-        if time.monotonic() > deadline:
-            raise BenchmarkError('import of %s did not end' % image_id)
-        time.sleep(POLL)
+    return client.wait_for(image_id, harness.import_finished,
+                           timeout=timeout, interval=POLL)
 
 
 def _base(clients, stores):
@@ -168,7 +162,7 @@ def steered(deployment, clients, results, files, log):
                         client.upload(image_id, data, base_image_ref=base)
                     else:
                         client.upload(image_id, data, store='cheap')
-                _rss, hwm = common.memory_kib(pid)
+                hwm = harness.GlanceServer.worker_status(pid)['VmHWM']
                 _expect(client, image_id, ('cheap',), 'steered upload')
                 client.delete_image(image_id)
                 seconds[name].append(watch.seconds)
@@ -212,7 +206,8 @@ def _filter_upload(server):
         _wait_import(client, image_id)
         total = time.perf_counter() - started
         _expect(client, image_id, ALL_STORES, 'filter %s' % server)
-        return image_id, waited, total, common.memory_kib(pid)[1] / 1024
+        peak_kib = harness.GlanceServer.worker_status(pid)['VmHWM']
+        return image_id, waited, total, peak_kib / 1024
     return run
 
 

@@ -68,17 +68,6 @@ def reset_peak_rss(pid):
         return False
 
 
-def memory_kib(pid):
-    """``(VmRSS, VmHWM)`` of ``pid`` in KiB."""
-    values = {}
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            key, _, value = line.partition(':')
-            if key in ('VmRSS', 'VmHWM'):
-                values[key] = int(value.split()[0])
-    return values['VmRSS'], values['VmHWM']
-
-
 def machine():
     """What the numbers were measured on, one line per fact."""
     model = '?'
