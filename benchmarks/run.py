@@ -208,7 +208,9 @@ def _summary(command, machine, minutes, table, chart):
             machine['python'], machine['software'], machine['load']),
         '', table, '']
     if chart is not None:
-        lines += ['Chart: %s' % chart, '']
+        # The name only: results.md sits next to the chart, and a full
+        # path would name one machine's directory.
+        lines += ['Chart: %s' % chart.name, '']
     return '\n'.join(lines)
 
 

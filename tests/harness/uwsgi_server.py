@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-#: uWSGI settings glance needs; see /work/shared/glance-notes.md.
+#: uWSGI settings glance needs (measured on glance 33.0.0, uWSGI 2.0.31).
 #: chunked-input-limit: glanceclient sends 1 MiB chunks, the default limit
 #: (1 MiB) fails every upload with 500 "unable to receive chunked part".
 #: die-on-term: otherwise SIGTERM means "reload".
