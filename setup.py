@@ -12,14 +12,26 @@ setuptools.setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     python_requires='>=3.10',
-    packages=['glance_baseref'],
+    packages=['glance_baseref', 'glance_baseref.audit'],
     install_requires=[
         'WebOb>=1.8',
         'oslo.config>=9.0',
         'oslo.utils>=6.0',
         'PasteDeploy>=2.0',
     ],
+    # The audit tool runs on an operator's machine, not inside glance-api:
+    # glance-api has no use for a glance client, so the filter's install
+    # stays as small as it was and the tool's dependencies are an extra.
+    extras_require={
+        'audit': [
+            'python-glanceclient>=4.0',
+            'keystoneauth1>=5.0',
+        ],
+    },
     entry_points={
+        'console_scripts': [
+            'glance-baseref-audit = glance_baseref.audit.cli:main',
+        ],
         'paste.filter_factory': [
             'baseref = glance_baseref.middleware:filter_factory',
         ],

@@ -5,6 +5,7 @@ import dataclasses
 import threading
 
 from glance_baseref import inprocess
+from glance_baseref import stores
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +61,7 @@ class BaseImageLookup:
         if base.get('status') != 'active':
             return Targets((), 'the base image is %s, not active'
                            % base.get('status'))
-        base_stores = [s for s in (base.get('stores') or '').split(',') if s]
+        base_stores = stores.stores_of(base)
         if not base_stores:
             return Targets((), 'the base image is in no store')
         usable = catalog.usable(base_stores, allowed)

@@ -44,6 +44,37 @@ class StoreCatalog:
         return usable
 
 
+def split_stores_info(info):
+    """Writable and read-only stores, and the default, of ``/v2/info/stores``.
+
+    Returns ``(writable, read_only, default)``: two tuples of store ids in
+    glance's order, reserved ``os_glance_*`` stores left out, and the id
+    of the default store (None when glance names none). Glance writes the
+    flags as strings (``"read-only": "true"``).
+    """
+    writable, read_only, default = [], [], None
+    for store in info.get('stores', []):
+        store_id = store.get('id', '')
+        if store_id.startswith(RESERVED_PREFIX):
+            continue
+        if str(store.get('read-only', 'false')).lower() == 'true':
+            read_only.append(store_id)
+        else:
+            writable.append(store_id)
+        if str(store.get('default', 'false')).lower() == 'true':
+            default = store_id
+    return tuple(writable), tuple(read_only), default
+
+
+def stores_of(image, key='stores'):
+    """Store ids in an image dict's ``key``, in glance's order.
+
+    Glance joins them with commas (``stores``, ``os_glance_failed_import``,
+    ...); an image in no store, or a glance without multi-store, has none.
+    """
+    return [s for s in (image.get(key) or '').split(',') if s]
+
+
 def _staging_dir_missing():
     """Whether glance's staging store has no directory on this node.
 
@@ -90,18 +121,7 @@ class StoreCatalogCache:
                          'uploads pass through untouched')
                 return StoreCatalog(multistore=False)
             raise
-        writable, read_only, default = [], [], None
-        for store in info.get('stores', []):
-            store_id = store.get('id', '')
-            if store_id.startswith(RESERVED_PREFIX):
-                continue
-            if str(store.get('read-only', 'false')).lower() == 'true':
-                read_only.append(store_id)
-            else:
-                writable.append(store_id)
-            if str(store.get('default', 'false')).lower() == 'true':
-                default = store_id
-
+        writable, read_only, default = split_stores_info(info)
         methods = glance.import_info().get('import-methods', {}).get(
             'value', [])
         reason = ''
@@ -112,8 +132,8 @@ class StoreCatalogCache:
             reason = ('the staging store os_glance_staging_store has no '
                       'directory')
         catalog = StoreCatalog(
-            multistore=True, writable=tuple(writable),
-            read_only=tuple(read_only), default=default,
+            multistore=True, writable=writable, read_only=read_only,
+            default=default,
             import_ready=not reason, import_unready_reason=reason)
         LOG.info('glance_baseref: writable stores %s, read-only %s, '
                  'default %s, multi-store import %s',

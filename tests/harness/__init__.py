@@ -3,6 +3,7 @@
 * :class:`GlanceEnv` (glance_env): configs, file stores, database.
 * :class:`GlanceServer` (uwsgi_server): glance-api under uWSGI.
 * :class:`CinderLikeClient`, :func:`make_base_image` (cinder_client).
+* :class:`FaultProxy` (fault_proxy): answers chosen requests with errors.
 """
 
 from tests.harness.cinder_client import BASE_IMAGE_HEADER
@@ -12,6 +13,7 @@ from tests.harness.cinder_client import image_stores
 from tests.harness.cinder_client import import_finished
 from tests.harness.cinder_client import make_base_image
 from tests.harness.cinder_client import STORE_HEADER
+from tests.harness.fault_proxy import FaultProxy
 from tests.harness.glance_env import GlanceEnv
 from tests.harness.glance_env import GlanceEnvError
 from tests.harness.uwsgi_server import free_port
@@ -19,7 +21,8 @@ from tests.harness.uwsgi_server import GlanceServer
 from tests.harness.uwsgi_server import GlanceServerError
 
 __all__ = [
-    'BASE_IMAGE_HEADER', 'CinderLikeClient', 'GlanceEnv', 'GlanceEnvError',
-    'GlanceServer', 'GlanceServerError', 'IdentityToken', 'STORE_HEADER',
-    'free_port', 'image_stores', 'import_finished', 'make_base_image',
+    'BASE_IMAGE_HEADER', 'CinderLikeClient', 'FaultProxy', 'GlanceEnv',
+    'GlanceEnvError', 'GlanceServer', 'GlanceServerError', 'IdentityToken',
+    'STORE_HEADER', 'free_port', 'image_stores', 'import_finished',
+    'make_base_image',
 ]

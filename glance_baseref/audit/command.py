@@ -1,0 +1,95 @@
+"""Running ``check`` and ``repair`` once the arguments are parsed."""
+
+import sys
+
+from glance_baseref.audit import cli
+from glance_baseref.audit import connect
+from glance_baseref.audit import output
+from glance_baseref.audit import repair
+from glance_baseref.audit import scan
+
+
+def run(args, auth=None, stdout=None, stderr=None):
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+
+    def say(text):
+        stderr.write('%s: %s\n' % (cli.PROG, text))
+
+    try:
+        conn = connect.connect(args, auth)
+    except connect.ConnectError as exc:
+        say('error: %s' % exc)
+        return cli.EXIT_ERROR
+    repairing = args.command == 'repair' and not args.dry_run
+    if repairing and conn.roles is not None and not conn.is_admin:
+        say('error: repair needs the admin role: it starts copy-image '
+            'imports, an admin operation under glance\'s default policy '
+            '(copy_image: role:admin); this token has the roles %s'
+            % (', '.join(conn.roles) or 'none'))
+        return cli.EXIT_ERROR
+    partial = _partial_notice(conn)
+    if partial:
+        say(partial)
+
+    progress = output.Progress(stderr)
+    client = conn.client()
+    allowed = tuple(s.strip() for s in args.allowed_stores.split(',')
+                    if s.strip())
+    try:
+        catalog = scan.read_catalog(client)
+        result = scan.scan(client, catalog, allowed, project=args.project,
+                           image_ids=args.image, page_size=args.page_size,
+                           progress=progress)
+    except scan.ScanError as exc:
+        progress.clear()
+        say('error: %s' % exc)
+        return cli.EXIT_ERROR
+    progress.clear()
+    for error in result.errors:
+        say('error: %s' % error)
+    is_partial = None if conn.roles is None else not conn.is_admin
+
+    if args.command == 'check':
+        text = (output.check_json(result, is_partial)
+                if args.format == 'json' else output.check_table(result))
+        stdout.write(text + '\n')
+        if result.errors:
+            return cli.EXIT_ERROR
+        missing = any(f.missing for f in result.findings)
+        return cli.EXIT_MISSING if missing else cli.EXIT_OK
+
+    repairer = repair.Repairer(conn, timeout=args.copy_timeout,
+                               poll_interval=args.poll_interval,
+                               progress=progress)
+    outcomes = repairer.run(result.findings, args.max_concurrent,
+                            args.dry_run)
+    progress.clear()
+    if args.format == 'json':
+        stdout.write(output.repair_json(outcomes, result.errors, is_partial,
+                                        args.dry_run) + '\n')
+    elif outcomes:
+        stdout.write(output.repair_table(outcomes) + '\n')
+    else:
+        stdout.write('nothing to repair: %d images read, %d with '
+                     'base_image_ref, none lacks a usable store of its '
+                     'base\n' % (result.images_read, len(result.findings)))
+    if result.errors or any(o.result in repair.ERROR_RESULTS
+                            for o in outcomes):
+        return cli.EXIT_ERROR
+    if any(o.result in repair.UNFIXED_RESULTS for o in outcomes):
+        return cli.EXIT_MISSING
+    return cli.EXIT_OK
+
+
+def _partial_notice(conn):
+    if conn.roles is None:
+        return ('the result may be partial: the auth plugin does not say '
+                'which roles the token has, and without the admin role '
+                'only the images the token can see are checked')
+    if not conn.is_admin:
+        return ('the result is partial: the token has no admin role '
+                '(roles: %s), so only the images project %s can see are '
+                'checked' % (', '.join(conn.roles) or 'none',
+                             conn.project_id))
+    return ''

@@ -1,0 +1,341 @@
+"""glance-baseref-audit against glance 33 under uWSGI, images placed wrong.
+
+The images are placed wrong on purpose: plain uploads into one store each,
+with ``base_image_ref`` set when the image is created (as Nova does), next
+to base images that live in several stores. The glance here has no filter
+in its pipeline (the tool does not need it) and runs on MariaDB, because
+copy-image tasks of several images at once lock sqlite.
+
+Identity: this glance trusts the identity headers that keystonemiddleware
+would set (see tests/harness/glance_env.py), so the tool gets a
+keystoneauth plugin that sends them, through ``cli.main(auth=...)``, and
+finds glance with ``--os-endpoint-override``.
+"""
+
+import json
+import uuid
+
+import pytest
+from keystoneauth1 import access
+
+from glance_baseref.audit import cli
+from tests import harness
+from tests.e2e import conftest
+
+ADMIN = ('admin', 'member', 'reader')
+MEMBER = ('member', 'reader')
+DATA = b'x' * 4096
+
+
+class HeaderIdentity(harness.IdentityToken):
+    """The harness's header identity, which also tells the tool its roles.
+
+    A keystone plugin learns the roles from the token; this one knows them
+    because it asserts them itself, in ``X-Roles``.
+    """
+
+    def get_access(self, session, **kwargs):
+        return access.create(body={'token': {
+            'methods': ['token'], 'expires_at': '2999-01-01T00:00:00Z',
+            'roles': [{'id': r, 'name': r} for r in self.roles],
+            'project': {'id': self.project_id, 'name': self.project_id,
+                        'domain': {'id': 'default', 'name': 'Default'}},
+            'user': {'id': self.user_id, 'name': self.user_id,
+                     'domain': {'id': 'default', 'name': 'Default'}},
+        }}, auth_token='harness-token')
+
+
+@pytest.fixture(scope='module')
+def audit_glance(tmp_path_factory):
+    deployment = conftest.start_deployment(
+        tmp_path_factory.mktemp('audit-glance'), with_filter=False,
+        database='mariadb')
+    yield deployment
+    conftest.stop_deployment(deployment)
+
+
+@pytest.fixture
+def project():
+    """A project of its own per test, so that --project isolates it."""
+    return 'audit-%s' % uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def proxy(audit_glance):
+    with harness.FaultProxy(audit_glance.server.url) as running:
+        yield running
+
+
+def client(deployment, project, roles=MEMBER):
+    return harness.CinderLikeClient(deployment.server.url,
+                                    project_id=project,
+                                    user_id='u-%s' % project, roles=roles)
+
+
+def run_audit(capsys, url, args, project='audit-admin', roles=ADMIN):
+    """Run the tool in-process; returns (exit status, stdout, stderr)."""
+    auth = HeaderIdentity(url, project, 'u-%s' % project, roles)
+    status = cli.main(['--os-endpoint-override', url, '--retries', '2']
+                      + list(args), auth=auth)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def check_json(capsys, url, *args, **kwargs):
+    status, out, err = run_audit(capsys, url, ['check', '-f', 'json']
+                                 + list(args), **kwargs)
+    return status, json.loads(out), err
+
+
+def misplaced(owner, base, store=None, name='misplaced'):
+    """An active image naming ``base`` but uploaded to one store only."""
+    image = owner.create_image(name=name, base_image_ref=base['id'])
+    owner.upload(image['id'], DATA, store=store)
+    return owner.wait_for(image['id'], lambda i: i['status'] == 'active')
+
+
+@pytest.fixture
+def lineage(audit_glance, project):
+    """A base in cheap+cold and three images that name it.
+
+    ``wrong`` is in fast only, ``half`` in cheap only, ``right`` in cheap
+    and cold already.
+    """
+    owner = client(audit_glance, project)
+    base = harness.make_base_image(owner, ['cheap', 'cold'], DATA)
+    right = harness.make_base_image(owner, ['cheap', 'cold'], DATA,
+                                    name='right', base_image_ref=base['id'])
+    return dict(owner=owner, base=base, right=right,
+                wrong=misplaced(owner, base),
+                half=misplaced(owner, base, store='cheap'))
+
+
+def missing_by_image(report):
+    return {f['image_id']: f['missing'] for f in report['missing']}
+
+
+def test_check_lists_images_missing_stores_of_their_base(
+        capsys, audit_glance, project, lineage):
+    status, report, err = check_json(capsys, audit_glance.server.url,
+                                     '--project', project)
+    assert missing_by_image(report) == {
+        lineage['wrong']['id']: ['cheap', 'cold'],
+        lineage['half']['id']: ['cold'],
+    }
+    assert status == cli.EXIT_MISSING
+    assert report['partial'] is False and report['errors'] == []
+    assert err == ''
+
+
+def test_check_table_and_exit_0_when_nothing_is_missing(
+        capsys, audit_glance, project, lineage):
+    url = audit_glance.server.url
+    status, out, _err = run_audit(capsys, url, ['check', '--image',
+                                                lineage['wrong']['id']])
+    assert status == cli.EXIT_MISSING
+    header, row = out.splitlines()[:2]
+    assert header.split() == ['image', 'base', 'missing', 'stores', 'size']
+    assert row.split() == [lineage['wrong']['id'], lineage['base']['id'],
+                           'cheap,cold', str(len(DATA))]
+    status, out, _err = run_audit(capsys, url, ['check', '--image',
+                                                lineage['right']['id']])
+    assert status == cli.EXIT_OK
+    assert '1 with base_image_ref, 0 lack a store' in out
+
+
+def test_check_without_admin_is_partial(capsys, audit_glance, project,
+                                        lineage):
+    status, report, err = check_json(capsys, audit_glance.server.url,
+                                     project=project, roles=MEMBER)
+    assert 'the result is partial: the token has no admin role' in err
+    assert report['partial'] is True
+    assert set(missing_by_image(report)) == {lineage['wrong']['id'],
+                                             lineage['half']['id']}
+    assert status == cli.EXIT_MISSING
+
+
+def test_check_reads_every_page(capsys, audit_glance, project, proxy):
+    owner = client(audit_glance, project)
+    base = harness.make_base_image(owner, ['cheap'], DATA)
+    # Created first, so that the newest-first listing has it on its last
+    # page; the other images name the base but have no data (queued).
+    wrong = misplaced(owner, base)
+    for number in range(22):
+        owner.create_image(name='queued-%d' % number,
+                           base_image_ref=base['id'])
+    status, report, _err = check_json(capsys, proxy.url, '--page-size', '5',
+                                      '--project', project)
+    listed = [p for p, _s in proxy.requests('GET', r'^/v2/images\?')]
+    # 24 images (os_hidden false) in pages of 5, then the hidden pass.
+    assert len(listed) >= 6, listed
+    assert report['images_read'] == 24
+    assert missing_by_image(report) == {wrong['id']: ['cheap']}
+    assert len(report['skipped']) == 22
+    assert status == cli.EXIT_MISSING
+
+
+def test_check_skips_what_cannot_be_judged(capsys, audit_glance, project):
+    owner = client(audit_glance, project)
+    admin = client(audit_glance, project, roles=ADMIN)
+    gone_base = harness.make_base_image(owner, ['cheap'], DATA)
+    orphan = misplaced(owner, gone_base)
+    owner.delete_image(gone_base['id'])
+    inactive_base = harness.make_base_image(owner, ['cheap'], DATA)
+    under_inactive = misplaced(owner, inactive_base)
+    admin.client().images.deactivate(inactive_base['id'])
+    live_base = harness.make_base_image(owner, ['cheap'], DATA)
+    queued = owner.create_image(name='queued', base_image_ref=live_base['id'])
+    not_uuid = owner.create_image(name='bad', base_image_ref='a,b')
+    status, report, _err = check_json(
+        capsys, audit_glance.server.url, '--image', orphan['id'],
+        under_inactive['id'], queued['id'], not_uuid['id'])
+    why = {f['image_id']: f['skipped'] for f in report['skipped']}
+    assert why == {
+        orphan['id']: 'the base image is gone or not visible',
+        under_inactive['id']: 'the base image is deactivated, not active',
+        queued['id']: 'the image is queued, not active',
+        not_uuid['id']: 'base_image_ref is not exactly one UUID',
+    }
+    assert report['missing'] == []
+    assert status == cli.EXIT_OK
+
+
+def test_errors_win_over_missing(capsys, audit_glance, project, lineage,
+                                 proxy):
+    other_base = harness.make_base_image(lineage['owner'], ['cold'], DATA)
+    proxy.add('GET', '^/v2/images/%s$' % other_base['id'], status=503)
+    broken = misplaced(lineage['owner'], other_base)
+    status, report, err = check_json(
+        capsys, proxy.url, '--image', lineage['wrong']['id'], broken['id'])
+    assert set(missing_by_image(report)) == {lineage['wrong']['id']}
+    assert report['skipped'][0]['skipped'].startswith(
+        'the base image could not be read')
+    assert '503' in report['errors'][0] and '503' in err
+    # --retries 2: keystoneauth asked three times before giving up.
+    assert len(proxy.requests('GET', other_base['id'])) == 3
+    assert status == cli.EXIT_ERROR
+
+
+def test_glance_5xx_is_retried_then_reported(capsys, audit_glance, project,
+                                             lineage, proxy):
+    proxy.add('GET', r'^/v2/info/stores$', status=503, times=2)
+    status, report, _err = check_json(capsys, proxy.url,
+                                      '--project', project)
+    assert len(proxy.requests('GET', r'^/v2/info/stores$')) == 3
+    assert status == cli.EXIT_MISSING and report['errors'] == []
+
+    proxy.add('GET', r'^/v2/images\?', status=500)
+    status, out, err = run_audit(capsys, proxy.url,
+                                 ['check', '--project', project])
+    assert 'error: listing the images failed' in err and '500' in err
+    assert out == ''
+    assert status == cli.EXIT_ERROR
+
+
+def stores_on_disk(deployment, image):
+    return deployment.env.stores_holding(image['id'])
+
+
+def test_repair_copies_the_missing_stores_and_runs_again_safely(
+        capsys, audit_glance, project, lineage):
+    url = audit_glance.server.url
+    owner = lineage['owner']
+    status, out, err = run_audit(capsys, url, ['repair', '-f', 'json',
+                                               '--project', project])
+    outcomes = {o['image_id']: o for o in json.loads(out)['images']}
+    assert {i: (o['result'], o['copied']) for i, o in outcomes.items()} == {
+        lineage['wrong']['id']: ('copied', ['cheap', 'cold']),
+        lineage['half']['id']: ('copied', ['cold']),
+    }
+    assert status == cli.EXIT_OK, err
+    for name, stores in (('wrong', {'fast', 'cheap', 'cold'}),
+                         ('half', {'cheap', 'cold'})):
+        image = owner.get_image(lineage[name]['id'])
+        assert harness.image_stores(image) == stores
+        assert stores_on_disk(audit_glance, image) == stores
+    tasks = len(owner.image_tasks(lineage['wrong']['id']))
+
+    status, report, _err = check_json(capsys, url, '--project', project)
+    assert status == cli.EXIT_OK and report['missing'] == []
+    status, out, _err = run_audit(capsys, url, ['repair', '--project',
+                                                project])
+    assert out.startswith('nothing to repair')
+    assert status == cli.EXIT_OK
+    assert len(owner.image_tasks(lineage['wrong']['id'])) == tasks
+
+
+def test_repair_needs_the_admin_role(capsys, audit_glance, project,
+                                     lineage):
+    status, out, err = run_audit(capsys, audit_glance.server.url,
+                                 ['repair', '--project', project],
+                                 project=project, roles=MEMBER)
+    assert 'repair needs the admin role' in err
+    assert 'copy_image: role:admin' in err and 'member, reader' in err
+    assert out == '' and status == cli.EXIT_ERROR
+    image = lineage['owner'].get_image(lineage['wrong']['id'])
+    assert harness.image_stores(image) == {'fast'}
+
+
+def test_repair_dry_run_copies_nothing(capsys, audit_glance, project,
+                                       lineage):
+    status, out, _err = run_audit(capsys, audit_glance.server.url,
+                                  ['repair', '--dry-run', '--project',
+                                   project])
+    rows = {line.split()[0]: line.split()[1:3] for line in
+            out.splitlines()[1:]}
+    assert rows == {lineage['wrong']['id']: ['would', 'copy'],
+                    lineage['half']['id']: ['would', 'copy']}
+    assert status == cli.EXIT_MISSING
+    image = lineage['owner'].get_image(lineage['wrong']['id'])
+    assert harness.image_stores(image) == {'fast'}
+
+
+def test_repair_reports_an_image_deleted_mid_copy(capsys, audit_glance,
+                                                  project, lineage, proxy):
+    victim = lineage['wrong']['id']
+    admin = client(audit_glance, project, roles=ADMIN)
+    proxy.add('POST', '^/v2/images/%s/import$' % victim,
+              after=lambda *_: admin.delete_image(victim))
+    status, out, err = run_audit(capsys, proxy.url, ['repair', '-f', 'json',
+                                                     '--project', project])
+    outcomes = {o['image_id']: o for o in json.loads(out)['images']}
+    assert outcomes[victim]['result'] == 'gone'
+    assert outcomes[victim]['detail'] == 'the image was deleted'
+    assert outcomes[lineage['half']['id']]['result'] == 'copied'
+    assert status == cli.EXIT_OK, err
+
+
+def test_repair_reports_glance_5xx_per_image(capsys, audit_glance, project,
+                                             lineage, proxy):
+    failing = lineage['half']['id']
+    proxy.add('POST', '^/v2/images/%s/import$' % failing, status=503)
+    status, out, _err = run_audit(capsys, proxy.url, ['repair', '--project',
+                                                      project])
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert rows[failing].split()[1] == 'error'
+    assert '503' in rows[failing] and 'after 2 retries' in rows[failing]
+    assert rows[lineage['wrong']['id']].split()[1] == 'copied'
+    assert len(proxy.requests('POST', failing)) == 3
+    assert status == cli.EXIT_ERROR
+
+
+def test_store_no_longer_enabled_is_ignored(capsys, make_glance):
+    deployment = make_glance(stores=('fast', 'cheap', 'old'),
+                             with_filter=False)
+    owner = client(deployment, 'p-old')
+    base = harness.make_base_image(owner, ['cheap', 'old'], DATA)
+    wrong = misplaced(owner, base)
+    deployment.env.reconfigure(stores=('fast', 'cheap'))
+    deployment.server.restart()
+    assert harness.image_stores(owner.get_image(base['id'])) == {
+        'cheap', 'old'}
+    url = deployment.server.url
+    status, report, _err = check_json(capsys, url, '--image', wrong['id'])
+    (finding,) = report['missing']
+    assert (finding['missing'], finding['ignored']) == (['cheap'], ['old'])
+    assert status == cli.EXIT_MISSING
+    status, out, _err = run_audit(capsys, url, ['repair', '--image',
+                                                wrong['id']])
+    assert status == cli.EXIT_OK, out
+    assert harness.image_stores(owner.get_image(wrong['id'])) == {
+        'fast', 'cheap'}
