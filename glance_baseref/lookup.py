@@ -65,8 +65,14 @@ class BaseImageLookup:
         if not base_stores:
             return Targets((), 'the base image is in no store')
         usable = catalog.usable(base_stores, allowed)
+        not_enabled = catalog.not_enabled(base_stores)
+        absent = ''
+        if not_enabled:
+            absent = ' (%s %s not enabled here)' % (
+                ','.join(not_enabled), 'is' if len(not_enabled) == 1
+                else 'are')
         if not usable:
             return Targets((), 'none of the base image stores (%s) is usable '
-                           'here' % ','.join(base_stores))
-        return Targets(tuple(usable), 'the base image is in %s'
-                       % ','.join(base_stores))
+                           'here%s' % (','.join(base_stores), absent))
+        return Targets(tuple(usable), 'the base image is in %s%s'
+                       % (','.join(base_stores), absent))

@@ -26,6 +26,16 @@ class StoreCatalog:
     import_ready: bool = False
     import_unready_reason: str = ''
 
+    def not_enabled(self, base_stores):
+        """The base image's stores that this glance-api does not have.
+
+        With several glance-api nodes a store is often added one node at a
+        time; the log line then says why a store was left out.
+        """
+        known = self.writable + self.read_only
+        return [s for s in base_stores
+                if s not in known and not s.startswith(RESERVED_PREFIX)]
+
     def usable(self, base_stores, allowed):
         """The base image's stores, in its order, that may be written.
 

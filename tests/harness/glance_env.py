@@ -81,8 +81,10 @@ class GlanceEnv:
     Build it with :meth:`create`; the constructor only records paths.
     """
 
-    def __init__(self, base_dir):
+    def __init__(self, base_dir, stores_dir=None):
         self.base_dir = pathlib.Path(base_dir).resolve()
+        self.stores_dir = pathlib.Path(
+            stores_dir or self.base_dir / 'stores').resolve()
         self.etc_dir = self.base_dir / 'etc'
         self.config_path = self.etc_dir / 'glance-api.conf'
         self.import_config_path = self.etc_dir / 'glance-image-import.conf'
@@ -105,7 +107,8 @@ class GlanceEnv:
                import_methods=('glance-direct', 'web-download',
                                'copy-image'),
                staging=True, read_only_stores=(), paste_options=None,
-               http_stores=(), paste_template=None):
+               http_stores=(), paste_template=None, stores_dir=None,
+               api_options=None):
         """Write a complete glance-api configuration into ``base_dir``.
 
         :param stores: names of the file stores (``enabled_backends``).
@@ -116,11 +119,14 @@ class GlanceEnv:
         :param paste_options: dict option -> value written as paste
             ``local_conf`` keys into ``[filter:baseref]`` (these win over
             glance-api.conf in the filter).
-        :param database: ``'sqlite'`` (``base_dir/glance.sqlite``) or
+        :param database: ``'sqlite'`` (``base_dir/glance.sqlite``),
             ``'mariadb'`` (a fresh uniquely named database on
-            127.0.0.1:3306, dropped again by :meth:`destroy`). sqlite fails
-            concurrent writes with "database is locked"; use mariadb for
-            anything parallel.
+            127.0.0.1:3306, dropped again by :meth:`destroy`), or the
+            SQLAlchemy URL of a database that another environment created
+            (several glance-api nodes on one database); that one is
+            neither created nor dropped here. sqlite fails concurrent
+            writes with "database is locked"; use mariadb for anything
+            parallel.
         :param max_parallel_stores: ``[image_import_opts]`` of
             glance-image-import.conf (1 = sequential imports).
         :param import_methods: ``enabled_import_methods``.
@@ -145,8 +151,13 @@ class GlanceEnv:
             them as ``"read-only": "true"``).
         :param paste_template: paste ini to derive from (default: the
             repository's etc/paste.ini).
+        :param stores_dir: directory holding one directory per file store
+            (default ``base_dir/stores``); several nodes given the same one
+            share their stores, as over NFS.
+        :param api_options: extra ``[DEFAULT]`` options of glance-api.conf
+            (e.g. ``worker_self_reference_url``).
         """
-        env = cls(base_dir)
+        env = cls(base_dir, stores_dir)
         stores = tuple(stores)
         if default_store not in stores:
             raise ValueError('default_store %r is not one of %r'
@@ -173,12 +184,14 @@ class GlanceEnv:
             read_only_stores=tuple(read_only_stores),
             http_stores=tuple(http_stores),
             paste_template=pathlib.Path(paste_template or REPO_PASTE_INI),
+            api_options=dict(api_options or {}),
         )
         env.base_dir.mkdir(parents=True, exist_ok=True)
         env._create_database(database)
         try:
             env.write_config()
-            env._db_sync()
+            if database in ('sqlite', 'mariadb'):
+                env._db_sync()  # a database given by URL is synced already
         except BaseException:
             env.destroy()
             raise
@@ -262,7 +275,7 @@ class GlanceEnv:
         """Data directory of the file store ``name``."""
         if name not in self.stores:
             raise KeyError('no file store %r' % name)
-        return self.base_dir / 'stores' / name
+        return self.stores_dir / name
 
     def env_vars(self):
         """Environment a glance process needs to find this configuration."""
@@ -333,9 +346,11 @@ class GlanceEnv:
                         % self.database_name)
             self.database_url = 'mysql+pymysql://%s@%s/%s' % (
                 MARIADB_USER, MARIADB_HOST, self.database_name)
+        elif '://' in database:
+            self.database_url = database  # someone else's: never dropped
         else:
-            raise ValueError('database must be sqlite or mariadb, not %r'
-                             % (database,))
+            raise ValueError('database must be sqlite, mariadb or a URL, '
+                             'not %r' % (database,))
 
     @staticmethod
     def _mysql(statement):
@@ -398,6 +413,7 @@ class GlanceEnv:
                 'log_file': self.log_path,
                 'debug': 'False',
                 'use_stderr': 'False',
+                **s['api_options'],
             },
             'glance_store': {'default_backend': s['default_store']},
             'database': {'connection': self.database_url},

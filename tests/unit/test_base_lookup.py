@@ -38,7 +38,8 @@ def _upload_seen(fake):
     ({'stores': 'archive'}, {},
      'none of the base image stores (archive) is usable here'),
     ({'stores': 'elsewhere'}, {},
-     'none of the base image stores (elsewhere) is usable here'),
+     'none of the base image stores (elsewhere) is usable here '
+     '(elsewhere is not enabled here)'),
     ({'stores': 'fast,cheap'}, {'allowed_stores': 'cold'},
      'none of the base image stores (fast,cheap) is usable here'),
 ], ids=['missing', 'queued', 'deactivated', 'empty stores', 'no stores',
@@ -186,3 +187,23 @@ def test_one_usable_store_steers_the_upload_there(make_pipeline, caplog,
     assert not seen.subrequest
     assert 'stores %s by upload to %s; handed on' % (store, store) in (
         _decision(caplog))
+
+
+@pytest.mark.parametrize('base_stores,reason', [
+    ('cheap,elsewhere', 'the base image is in cheap,elsewhere (elsewhere is '
+     'not enabled here)'),
+    ('gone,cheap,elsewhere', 'the base image is in gone,cheap,elsewhere '
+     '(gone,elsewhere are not enabled here)'),
+], ids=['one', 'two'])
+def test_log_names_base_stores_this_node_lacks(make_pipeline, caplog,
+                                               base_stores, reason):
+    # Nodes of one glance whose stores differ: the log says why a store
+    # of the base image was left out.
+    pipeline = make_pipeline()
+    pipeline.fake.images[pl.BASE]['stores'] = base_stores
+
+    response = pipeline.upload()
+
+    assert response.status_int == 204
+    assert _upload_seen(pipeline.fake).store == 'cheap'
+    assert '%s; stores cheap by upload to cheap' % reason in _decision(caplog)
