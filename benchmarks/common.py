@@ -5,6 +5,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 MIB = 1024 * 1024
@@ -111,3 +112,114 @@ def _nproc():
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return '?'
+
+
+_TICK = os.sysconf('SC_CLK_TCK')
+
+
+def cpu_seconds(pid, tid=None):
+    """User + system CPU seconds of a process (all its threads, also those
+    that have ended) or of one of its threads; None when gone."""
+    path = ('/proc/%d/stat' % pid if tid is None
+            else '/proc/%d/task/%d/stat' % (pid, tid))
+    try:
+        with open(path) as f:
+            # The command name may hold spaces: count from the ')'.
+            fields = f.read().rpartition(')')[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+class ThreadCpu:
+    """Samples the CPU time of every thread of one process, in the
+    background, while a ``with`` block runs.
+
+    ``samples`` is a list of ``(wall_time, {tid: cpu_seconds})``; the last
+    one is taken when the block ends. /proc counts in clock ticks (10 ms).
+    """
+
+    def __init__(self, pid, interval=0.05):
+        self.pid = pid
+        self.interval = interval
+        self.samples = []
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _sample(self):
+        threads = {}
+        try:
+            tids = [int(t) for t in os.listdir('/proc/%d/task' % self.pid)]
+        except OSError:
+            tids = []
+        for tid in tids:
+            seconds = cpu_seconds(self.pid, tid)
+            if seconds is not None:
+                threads[tid] = seconds
+        self.samples.append((time.time(), threads))
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self):
+        self._sample()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def busiest_thread(self, before):
+        """The thread that used the most CPU up to wall time ``before``."""
+        first = self.samples[0][1]
+        last = [threads for stamp, threads in self.samples
+                if stamp <= before][-1]
+        return max(last, key=lambda tid: last[tid] - first.get(tid, 0.0))
+
+    def thread_share(self, tid, after, before):
+        """``(cpu_seconds, wall_seconds)`` of thread ``tid`` between the
+        first sample at or after ``after`` and the last one at or before
+        ``before``."""
+        inside = [(stamp, threads) for stamp, threads in self.samples
+                  if after <= stamp <= before and tid in threads]
+        if len(inside) < 2:
+            return 0.0, 0.0
+        (t0, first), (t1, last) = inside[0], inside[-1]
+        return last[tid] - first[tid], t1 - t0
+
+
+class LoadSampler:
+    """The machine's 1-minute load average every ``interval`` seconds,
+    so that the results say how busy the machine was while measuring."""
+
+    def __init__(self, interval=15):
+        self.interval = interval
+        self.loads = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while True:
+            self.loads.append(os.getloadavg()[0])
+            if self._stop.wait(self.interval):
+                return
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        self.loads.append(os.getloadavg()[0])
+
+    def describe(self):
+        return ('1-minute load average during the run %.2f - %.2f, median '
+                '%.2f (%d samples, every %d s), %.2f at the end'
+                % (min(self.loads), max(self.loads),
+                   statistics.median(self.loads), len(self.loads),
+                   self.interval, self.loads[-1]))

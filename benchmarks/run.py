@@ -6,9 +6,11 @@ three file stores (see benchmarks/cases.py), uses python-glanceclient the
 way Cinder does, runs every case with its variants alternating, prints
 medians and ratios, and writes into ``--out`` (default benchmarks/results):
 
-* ``results.md``: the table for README.md, with the machine and command;
+* ``results.md``: the table for doc/benchmarks.md, with the machine, its
+  load during the run and the command;
 * ``results.json``: every sample;
-* ``colocation.png``: the bar chart of case 3.
+* ``colocation.png``: case 3 as a chart (matplotlib);
+* ``respond_after.png``: the uploader's wait per ``respond_after`` mode.
 
 Cases:
 
@@ -16,12 +18,18 @@ Cases:
    pipeline vs. not; plus the filter's own cost in-process (us/request);
 2. steered upload to one store: base header vs. x-image-meta-store without
    the filter, and the glance worker's peak RSS for two sizes;
-3. co-location into three stores: the filter (max_parallel_stores 1 and 3)
-   vs. upload + copy-image vs. a client driving stage + glance-direct;
-4. decision latency: time added per upload by the base-image lookup,
-   and the shortest co-located upload (how soon the filter's polling
-   answers).
+3. co-location into three stores: the uploader's wait and the time until
+   the image is active in every store, for each ``respond_after``, against
+   a plain upload, a client that stages and imports by itself, upload +
+   copy-image, and the filter with max_parallel_stores=1; the CPU of the
+   filter's looks at the importing image;
+4. decision latency: time added per upload by the base-image lookup;
+5. how soon the answer follows the end of glance's import (issue 10),
+   over uploads of mixed sizes;
+6. the lineage options (issue 9): time added per upload by
+   ``use_base_image_property`` and ``record_base_image``.
 
+Only the servers of the selected cases are started.
 Everything is written below a temporary directory, deleted at the end,
 also on Ctrl-C.
 """
@@ -39,16 +47,19 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks import cases  # noqa: E402
+from benchmarks import charts  # noqa: E402
 from benchmarks import common  # noqa: E402
 from benchmarks import deploy  # noqa: E402
-from benchmarks import pngchart  # noqa: E402
+from benchmarks import latency  # noqa: E402
 from benchmarks import results as results_mod  # noqa: E402
 
 TITLES = {
     '1': 'pass-through',
     '2': 'steered upload, one store',
-    '3': 'co-location, three stores',
+    '3': 'co-location, three stores (max_parallel_stores=3 unless noted)',
     '4': 'decision latency',
+    '5': 'answer after the import\'s end',
+    '6': 'lineage options (issue 9)',
 }
 
 
@@ -74,14 +85,14 @@ def parse_args(argv):
                         help='rounds of the request-level cases 1 and 4 '
                         '(default 30)')
     parser.add_argument('--quick', action='store_true',
-                        help='a smoke run of every case in about two '
-                        'minutes: 64 MiB, --repeat 2, --rounds 8')
-    parser.add_argument('--only', default='1,2,3,4',
+                        help='a smoke run of every case in a few minutes: '
+                        '64 MiB, --repeat 2, --rounds 8')
+    parser.add_argument('--only', default=','.join(TITLES),
                         help='comma-separated cases to run (default all)')
     parser.add_argument('--out', default=str(REPO_ROOT / 'benchmarks' /
                                              'results'),
                         help='directory for results.md, results.json and '
-                        'colocation.png')
+                        'the charts')
     parser.add_argument('--database', choices=('sqlite', 'mariadb'),
                         default='sqlite',
                         help='glance database (mariadb: 127.0.0.1:3306)')
@@ -94,9 +105,15 @@ def parse_args(argv):
         args.repeat, args.rounds = 2, 8
     args.only = {c.strip() for c in args.only.split(',') if c.strip()}
     if not args.only or args.only - set(TITLES):
-        parser.error('--only takes case numbers from 1,2,3,4')
+        parser.error('--only takes case numbers from %s' % ','.join(TITLES))
     if min(args.size_mib, args.small_mib, args.repeat, args.rounds) < 1:
         parser.error('sizes, --repeat and --rounds must be positive')
+    missing = cases.missing_options(cases.servers_for(args.only))
+    if missing:
+        parser.error('this filter has no option %s (glance_baseref/opts.py),'
+                     ' which the servers of cases %s set; leave those cases '
+                     'out with --only' % (', '.join(missing),
+                                          ','.join(sorted(args.only))))
     return args
 
 
@@ -116,7 +133,8 @@ def main(argv=None):
     results = results_mod.Results()
     deployment = None
     started = time.monotonic()
-    chart = None
+    load = common.LoadSampler().start()
+    written = []
     try:
         if args.only & {'1', '4'}:
             log('\nin-process microbenchmark of the filter (median of 7 '
@@ -125,9 +143,10 @@ def main(argv=None):
                                  calls=2000 if args.quick else 20000,
                                  log=log)
 
+        servers = cases.servers_for(args.only)
         log('\nstarting glance-api servers %s in %s'
-            % (', '.join(cases.SERVERS), work))
-        deployment = deploy.Deployment(work / 'glance', cases.SERVERS,
+            % (', '.join(servers), work))
+        deployment = deploy.Deployment(work / 'glance', servers,
                                        database=args.database).start()
         clients = cases.Clients(deployment)
         log('  up: %s' % ', '.join('%s %s' % (name, server.url) for
@@ -150,24 +169,32 @@ def main(argv=None):
             files = [(args.small_mib, max(args.repeat, 5), small),
                      (args.size_mib, args.repeat, big)]
             cases.steered(deployment, clients, results, files, log)
+        big_answers = []
         if '3' in args.only:
             log('\ncase 3: co-location into three stores, %d rounds'
                 % args.repeat)
-            names, waited, total = cases.colocation(
-                deployment, clients, results, args.size_mib, args.repeat,
-                big, log)
-            chart = _chart(args, machine, names, waited, total)
+            uploads = cases.colocation(deployment, clients, results,
+                                       args.size_mib, args.repeat, big, log)
+            written += _charts(args, machine, uploads)
+            big_answers = [(args.size_mib, upload) for upload in
+                           uploads[cases.ALL_STORES_MODE]]
         if '4' in args.only:
             log('\ncase 4: decision latency, %d rounds' % args.rounds)
             cases.decision(deployment, clients, results, args.rounds, log)
-            cases.colocation_floor(deployment, clients, results,
-                                   max(args.rounds // 2, 4), log)
+        if '5' in args.only:
+            log('\ncase 5: answer after the import\'s end')
+            latency.run(deployment, clients, results, work, args.quick, log,
+                        extra=big_answers)
+        if '6' in args.only:
+            log('\ncase 6: lineage options, %d rounds' % args.rounds)
+            cases.lineage(deployment, clients, results, args.rounds, log)
     except KeyboardInterrupt:
         log('\ninterrupted; cleaning up')
         return 130
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        load.stop()
         if deployment is not None:
             deployment.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -175,8 +202,9 @@ def main(argv=None):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     minutes = (time.monotonic() - started) / 60
+    machine['load during the run'] = load.describe()
     table = results.markdown(TITLES)
-    summary = _summary(command, machine, minutes, table, chart)
+    summary = _summary(command, machine, minutes, table, written)
     (out / 'results.md').write_text(summary)
     results.dump(out / 'results.json', machine, command)
     log('\n' + summary)
@@ -184,33 +212,51 @@ def main(argv=None):
     return 0
 
 
-def _chart(args, machine, names, waited, total):
-    path = pathlib.Path(args.out)
-    path.mkdir(parents=True, exist_ok=True)
-    path = path / 'colocation.png'
+def _charts(args, machine, uploads):
+    """colocation.png and respond_after.png from case 3's uploads."""
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     size = cases._size(args.size_mib)
-    groups = [(name, [common.median(waited[name]),
-                      common.median(total[name])]) for name in names]
-    pngchart.bar_chart(
-        path, 'Co-location of a %s volume into 3 stores, seconds, median '
-        'of %d' % (size, args.repeat), groups,
-        ['Cinder waits', 'active in all 3 stores'], unit='s',
-        notes=['glance 33 under uWSGI, file stores, python-glanceclient',
-               machine['cpus'][:70]])
-    return path
+    notes = ['glance 33 under uWSGI, 3 file stores, max_parallel_stores=3 '
+             'unless noted, python-glanceclient as Cinder uses it; median '
+             'of %d' % args.repeat,
+             '%s, %s' % (machine['cpus'][:70], machine['load'])]
+
+    def median(name, attribute):
+        return common.median([getattr(u, attribute) for u in uploads[name]])
+
+    groups = [(name, [median(name, 'waited'), median(name, 'total')])
+              for name in uploads if name != cases.PLAIN]
+    colocation = charts.bar_chart(
+        out / 'colocation.png', 'Co-location of a %s volume into 3 stores:\n'
+        'seconds until the uploader is answered and until the image is '
+        'active in every store' % size,
+        groups, ['the uploader (Cinder) waits', 'active in all 3 stores'],
+        notes=notes)
+    plain = median(cases.PLAIN, 'waited')
+    waits = [('%s (%.2fx)' % (name, median(name, 'waited') / plain),
+              [median(name, 'waited')]) for name in cases.MODES]
+    modes = charts.bar_chart(
+        out / 'respond_after.png', 'The uploader\'s wait for a %s volume '
+        'into 3 stores, per respond_after mode:\nseconds (and times a '
+        'plain upload to one store)' % size,
+        waits, ['the uploader waits'], notes=notes)
+    return [colocation, modes]
 
 
-def _summary(command, machine, minutes, table, chart):
+def _summary(command, machine, minutes, table, charts_written):
     lines = ['Measured %s with `%s` (%.1f minutes).' % (
         datetime.date.today().isoformat(), command, minutes), '',
-        'Machine: %s; %s RAM; %s; Python %s; %s; %s.' % (
+        'Machine: %s; %s RAM; %s; Python %s; %s; %s; %s.' % (
             machine['cpus'], machine['memory'], machine['os'],
-            machine['python'], machine['software'], machine['load']),
+            machine['python'], machine['software'], machine['load'],
+            machine['load during the run']),
         '', table, '']
-    if chart is not None:
-        # The name only: results.md sits next to the chart, and a full
+    if charts_written:
+        # Names only: results.md sits next to the charts, and a full
         # path would name one machine's directory.
-        lines += ['Chart: %s' % chart.name, '']
+        lines += ['Charts: %s' % ', '.join(p.name for p in charts_written),
+                  '']
     return '\n'.join(lines)
 
 
