@@ -1,0 +1,141 @@
+"""The repair of one image, around a fake glanceclient that records calls.
+
+The end-to-end tests run the same paths on real glance; these pin the
+decisions that are hard to time there: an image fixed between the scan and
+its repair, an import already running, a store glance failed to write.
+"""
+
+from glanceclient import exc as glance_exc
+
+from glance_baseref.audit import findings
+from glance_baseref.audit import repair
+
+IMAGE = '1f0e9c2d-0000-4000-8000-000000000002'
+
+
+class FakeImages:
+    """``client.images`` whose answers come from a list of image states."""
+
+    def __init__(self, states, on_import=None):
+        self.states = list(states)
+        self.on_import = on_import
+        self.imports = []
+
+    def get(self, image_id):
+        state = self.states.pop(0) if len(self.states) > 1 \
+            else self.states[0]
+        if isinstance(state, Exception):
+            raise state
+        return dict(state, id=image_id)
+
+    def image_import(self, image_id, method, stores, allow_failure):
+        self.imports.append((image_id, method, tuple(stores),
+                             allow_failure))
+        if self.on_import:
+            raise self.on_import
+
+
+class FakeConnection:
+    retries = 3
+
+    def __init__(self, images):
+        self.images = images
+
+    def client(self):
+        return self
+
+
+def finding(missing=('cheap', 'cold')):
+    return findings.Finding(image_id=IMAGE, base_ref='b', missing=missing)
+
+
+def run(states, on_import=None, missing=('cheap', 'cold')):
+    images = FakeImages(states, on_import)
+    repairer = repair.Repairer(FakeConnection(images), timeout=5,
+                               sleep=lambda _s: None)
+    return repairer.repair(finding(missing)), images.imports
+
+
+def active(stores, **extra):
+    return dict(status='active', stores=stores, **extra)
+
+
+def importing(stores):
+    return active(stores, os_glance_import_task='t',
+                  os_glance_importing_to_stores='cheap,cold')
+
+
+def test_copies_the_missing_stores_and_judges_by_what_glance_says():
+    outcome, imports = run([active('fast'), importing('fast'),
+                            active('fast,cheap,cold')])
+    assert imports == [(IMAGE, 'copy-image', ('cheap', 'cold'), True)]
+    assert (outcome.result, outcome.copied) == ('copied', ('cheap', 'cold'))
+
+
+def test_an_image_fixed_since_the_scan_is_skipped():
+    outcome, imports = run([active('fast,cheap,cold')])
+    assert imports == []
+    assert outcome.result == 'already fixed'
+
+
+def test_only_the_stores_still_missing_are_asked_for():
+    outcome, imports = run([active('fast,cheap'), active('fast,cheap,cold')])
+    assert imports[0][2] == ('cold',)
+    assert outcome.copied == ('cold',)
+
+
+def test_a_running_import_is_waited_for_first():
+    outcome, imports = run([importing('fast'), active('fast,cheap,cold')])
+    assert imports == [] and outcome.result == 'already fixed'
+
+
+def test_failed_stores_are_reported_with_glance_words():
+    outcome, _ = run([active('fast'), active(
+        'fast,cheap', os_glance_failed_import='cold')])
+    assert (outcome.result, outcome.copied, outcome.failed) == (
+        'partly copied', ('cheap',), ('cold',))
+    assert outcome.detail == 'glance reports failed stores: cold'
+    outcome, _ = run([active('fast'), active('fast')])
+    assert outcome.result == 'failed'
+
+
+def test_a_conflict_at_start_waits_and_judges_the_stores():
+    outcome, _ = run([active('fast'), active('fast,cheap,cold')],
+                     on_import=glance_exc.HTTPConflict())
+    assert outcome.result == 'copied'
+
+
+def test_forbidden_says_copy_image_is_an_admin_operation():
+    outcome, _ = run([active('fast')], on_import=glance_exc.HTTPForbidden())
+    assert outcome.result == 'error'
+    assert outcome.detail.startswith(repair.COPY_IMAGE_DENIED)
+
+
+def test_an_image_not_active_is_skipped():
+    outcome, imports = run([dict(status='deactivated', stores='fast')])
+    assert imports == [] and outcome.result == 'skipped'
+
+
+def test_an_image_deleted_while_copying_is_gone():
+    outcome, _ = run([active('fast'), glance_exc.HTTPNotFound()])
+    assert (outcome.result, outcome.detail) == ('gone',
+                                                'the image was deleted')
+
+
+def test_an_import_that_never_ends_times_out():
+    images = FakeImages([active('fast'), importing('fast')])
+    ticks = iter(range(0, 1000, 10))
+    repairer = repair.Repairer(FakeConnection(images), timeout=5,
+                               clock=lambda: next(ticks),
+                               sleep=lambda _s: None)
+    outcome = repairer.repair(finding())
+    assert (outcome.result, outcome.detail) == (
+        'error', 'the import did not end within 5s')
+
+
+def test_dry_run_starts_nothing():
+    images = FakeImages([active('fast')])
+    repairer = repair.Repairer(FakeConnection(images))
+    outcomes = repairer.run([finding(), finding(missing=())], dry_run=True)
+    assert [o.result for o in outcomes] == ['would copy']
+    assert images.imports == []
