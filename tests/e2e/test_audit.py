@@ -339,3 +339,17 @@ def test_store_no_longer_enabled_is_ignored(capsys, make_glance):
     assert status == cli.EXIT_OK, out
     assert harness.image_stores(owner.get_image(wrong['id'])) == {
         'fast', 'cheap'}
+
+
+def test_an_unknown_image_is_an_error(capsys, audit_glance, project,
+                                      lineage):
+    unknown = str(uuid.uuid4())
+    status, report, err = check_json(capsys, audit_glance.server.url,
+                                     '--image', unknown,
+                                     lineage['wrong']['id'])
+    assert report['errors'] == [
+        'image %s: HTTP 404 Not Found: No image found with ID %s'
+        % (unknown, unknown)], report['errors']
+    assert set(missing_by_image(report)) == {lineage['wrong']['id']}
+    assert 'error: image %s' % unknown in err
+    assert status == cli.EXIT_ERROR
