@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -28,6 +29,18 @@ VENV_DIR_VARIABLE = 'GLANCE_BASEREF_VENV_DIR'
 SERVICES = {
     'keystone': ('2026.2', ('keystone==30.0.0', 'uWSGI>=2.0.20',
                             'PyMySQL')),
+    # Cinder's and Nova's own client code (tests/harness/drivers), one
+    # virtualenv for both: they install together cleanly and it is built
+    # in about 60 s instead of 95 s for two (doc/clients.md).
+    'clients': ('2026.2', ('cinder==29.0.0', 'nova==34.0.0')),
+}
+
+#: name -> {package: version} that replace the pins of its release's
+#: upper-constraints. The 2026.2 file was copied before nova 34.0.0 was
+#: released, and nova 34.0.0 requires newer versions of these two.
+CONSTRAINT_OVERRIDES = {
+    'clients': {'keystoneauth1': '5.16.0',
+                'oslo.versionedobjects': '3.12.0'},
 }
 
 _INSTALL_TIMEOUT = 1200
@@ -58,13 +71,16 @@ def _spec(name):
         raise VenvError('unknown service %r; known: %s'
                         % (name, ', '.join(sorted(SERVICES)))) from None
     constraints = constraints_file(release)
-    return {
+    spec = {
         'python': '%d.%d' % sys.version_info[:2],
         'release': release,
         'requirements': list(requirements),
         'constraints_sha256': hashlib.sha256(
             constraints.read_bytes()).hexdigest(),
-    }, constraints
+    }
+    if name in CONSTRAINT_OVERRIDES:
+        spec['constraint_overrides'] = CONSTRAINT_OVERRIDES[name]
+    return spec, constraints
 
 
 def service_venv(name):
@@ -76,7 +92,8 @@ def service_venv(name):
     with open(path.parent / ('.%s.lock' % name), 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _read_stamp(stamp) != spec:
-            _build(path, spec['requirements'], constraints)
+            _build(path, spec['requirements'], constraints,
+                   spec.get('constraint_overrides'))
             stamp.write_text(json.dumps(spec, indent=1) + '\n')
     return path
 
@@ -93,9 +110,28 @@ def _read_stamp(stamp):
         return None
 
 
-def _build(path, requirements, constraints):
+def _overridden(constraints, overrides, target):
+    """Write ``constraints`` to ``target`` with ``overrides`` pinned."""
+    names = {_canonical(name) for name in overrides}
+    lines = [line for line in constraints.read_text().splitlines()
+             if _canonical(line.split('===')[0]) not in names]
+    lines += ['%s===%s' % pin for pin in sorted(overrides.items())]
+    target.write_text('\n'.join(lines) + '\n')
+    return target
+
+
+def _canonical(name):
+    """A package name as pip compares it (PEP 503)."""
+    return re.sub(r'[-_.]+', '-', name.strip()).lower()
+
+
+def _build(path, requirements, constraints, overrides):
     if path.exists():
         subprocess.run(['rm', '-rf', str(path)], check=True)
+    if overrides:
+        constraints = _overridden(
+            constraints, overrides,
+            path.with_name('.%s-constraints.txt' % path.name))
     steps = [
         [sys.executable, '-m', 'venv', str(path)],
         [str(path / 'bin' / 'python'), '-m', 'pip', 'install', '--quiet',
