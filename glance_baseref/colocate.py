@@ -11,15 +11,30 @@ The import runs asynchronously. Its end is the image property
 ``os_glance_import_task`` going away; ``active`` alone can come after the
 first store. Some failures leave the image ``importing`` with its staged
 data, which Cinder's clean-up does not delete; such images are deleted here.
+
+``respond_after`` says when the caller is answered: when the task has
+ended (``all_stores``), when the image is first active (``first_store``),
+or as soon as glance accepted the import (``staged``). Whatever is not
+waited for is watched by a background thread until the task stops.
+
+Looking at the image is an in-process ``GET``: a few milliseconds of the
+worker's CPU. The pauses between looks grow to ``poll_interval``, so a
+long import costs few looks; meanwhile a ``stat`` of the staged file every
+0.05 s (microseconds) notices glance's last step, removing it, and from
+then on the image is looked at every 0.05 s, so the answer follows the end
+closely.
 """
 
 import logging
+import os
 import threading
 import time
 
 import webob.exc
 
 from glance_baseref import inprocess
+from glance_baseref import settings as settings_mod
+from glance_baseref import stores as stores_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -29,6 +44,12 @@ _STAGE_OK = (200, 201, 204)
 # are answered soon after glance is done; later ones back off up to
 # poll_interval, so that large ones cost few requests.
 _FIRST_POLL_SECONDS = 0.05
+# How often the staged file is checked between looks, and how often the
+# image is looked at once it is gone.
+_TICK_SECONDS = 0.05
+# The longest pause while waiting for the first store: no cheap sign tells
+# when the image turns active.
+_FIRST_STORE_POLL_SECONDS = 0.2
 _IMPORT_START_ATTEMPTS = 3
 _IMPORT_START_PAUSE = 0.2
 
@@ -40,10 +61,12 @@ def _stores_of(image, key):
 class ColocatedUpload:
     """Carries out one upload to several stores for one caller."""
 
-    def __init__(self, settings, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, settings, clock=time.monotonic, sleep=time.sleep,
+                 cpu_clock=time.thread_time):
         self.settings = settings
         self.clock = clock
         self.sleep = sleep
+        self.cpu_clock = cpu_clock
 
     def run(self, glance, image_id, stores):
         """Return ``(response, outcome)``; outcome is for the log line."""
@@ -73,11 +96,25 @@ class ColocatedUpload:
                 '(%s). %s' % (image_id, ', '.join(stores), exc.status_int,
                               deleted)), 'import refused'
 
+        respond_after = self.settings.respond_after
+        if respond_after == settings_mod.STAGED:
+            self._watch_in_background(glance, image_id, stores,
+                                      delete_always=False)
+            return staged, 'import accepted, glance goes on with %s' % (
+                ','.join(stores))
+        looks = _Looks(self, image_id, respond_after)
         deadline = started + self.settings.import_timeout
-        pauses = self._pauses()
+        try:
+            return self._wait(glance, image_id, stores, staged, deadline,
+                              looks)
+        finally:
+            looks.log()
+
+    def _wait(self, glance, image_id, stores, staged, deadline, looks):
+        first_store = self.settings.respond_after == settings_mod.FIRST_STORE
         while True:
             try:
-                image = glance.get_image(image_id)
+                image = looks.look(glance)
             except inprocess.GlanceError as exc:
                 if exc.status_int == 404:
                     return self._failure(
@@ -91,8 +128,7 @@ class ColocatedUpload:
                 if not image.get('os_glance_import_task'):
                     return self._ended(glance, image_id, stores, image,
                                        staged)
-                if (not self.settings.wait_for_all_stores
-                        and image.get('status') == 'active'):
+                if first_store and image.get('status') == 'active':
                     self._watch_in_background(glance, image_id, stores,
                                               delete_always=False)
                     return staged, ('active in %s, glance goes on with %s'
@@ -107,7 +143,7 @@ class ColocatedUpload:
                     'deleted as soon as the import task of glance stops.'
                     % (image_id, ', '.join(stores),
                        self.settings.import_timeout)), 'timed out'
-            self.sleep(next(pauses))
+            looks.pause(deadline)
 
     def _start_import(self, glance, image_id, stores):
         """Start glance's import, again after a server-side failure.
@@ -256,3 +292,69 @@ class ColocatedUpload:
                   'deleting it', image_id, ','.join(stores),
                   self._task_message(glance, image_id))
         self._delete(glance, image_id)
+
+
+class _Looks:
+    """When to look at an importing image, and what looking cost.
+
+    The pause between looks doubles from 0.05 s up to ``poll_interval``
+    (0.2 s at most while waiting for the first store). While it lasts, the
+    staged file is checked every 0.05 s; once glance has removed it (its
+    last step before ending the task) the pause stays at 0.05 s.
+    """
+
+    def __init__(self, upload, image_id, respond_after):
+        self.upload = upload
+        self.image_id = image_id
+        self.longest = upload.settings.poll_interval
+        if respond_after == settings_mod.FIRST_STORE:
+            self.longest = min(self.longest, _FIRST_STORE_POLL_SECONDS)
+        self.next_pause = min(_FIRST_POLL_SECONDS, self.longest)
+        self.staged_file = stores_mod.staged_data_path(image_id)
+        if self.staged_file is not None and not os.path.exists(
+                self.staged_file):
+            self.staged_file = None  # staged elsewhere: no sign to watch
+        self.staging_done = False
+        self.count = 0
+        self.cpu = 0.0
+        self.started = upload.clock()
+
+    def look(self, glance):
+        cpu = self.upload.cpu_clock()
+        try:
+            self.count += 1
+            return glance.get_image(self.image_id)
+        finally:
+            self.cpu += self.upload.cpu_clock() - cpu
+
+    def _staging_done(self):
+        if self.staged_file is None:
+            return False
+        cpu = self.upload.cpu_clock()
+        try:
+            return not os.path.exists(self.staged_file)
+        finally:
+            self.cpu += self.upload.cpu_clock() - cpu
+
+    def pause(self, deadline):
+        """Sleep until the next look is due (or the deadline)."""
+        clock, sleep = self.upload.clock, self.upload.sleep
+        if self.staging_done:
+            sleep(max(0.0, min(_TICK_SECONDS, deadline - clock())))
+            return
+        until = min(clock() + self.next_pause, deadline)
+        self.next_pause = min(self.next_pause * 2, self.longest)
+        while True:
+            left = until - clock()
+            if left <= 0:
+                return
+            sleep(min(left, _TICK_SECONDS) if self.staged_file else left)
+            if self._staging_done():
+                self.staging_done = True
+                return
+
+    def log(self):
+        LOG.debug('glance_baseref: image %s: %d looks at the image and '
+                  '%.4fs of CPU for them in %.3fs of waiting',
+                  self.image_id, self.count, self.cpu,
+                  self.upload.clock() - self.started)

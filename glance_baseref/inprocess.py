@@ -21,6 +21,8 @@ _KEPT_ENVIRON_KEYS = (
 # Set on every sub-request, so that what runs below the filter (and the
 # tests) can tell the filter's own calls from the caller's request.
 SUBREQUEST_MARKER = 'glance_baseref.subrequest'
+# Glance's patch dialect in which ``add`` also replaces a property.
+JSON_PATCH = 'application/openstack-images-v2.1-json-patch'
 
 
 def request_context(environ):
@@ -61,7 +63,8 @@ class InProcessGlance:
         self.environ = environ
         self.context = request_context(environ)
 
-    def _call(self, method, path, body=None):
+    def _call(self, method, path, body=None,
+              content_type='application/json'):
         env = {k: self.environ[k] for k in _KEPT_ENVIRON_KEYS
                if k in self.environ}
         env['webob.adhoc_attrs'] = {'context': self.context}
@@ -70,11 +73,11 @@ class InProcessGlance:
         req.accept = 'application/json'
         if body is not None:
             req.body = json.dumps(body).encode()
-            req.content_type = 'application/json'
+            req.content_type = content_type
         return req.get_response(self.app)
 
-    def _json(self, what, method, path, body=None, ok=(200,)):
-        response = self._call(method, path, body)
+    def _json(self, what, method, path, body=None, ok=(200,), **kwargs):
+        response = self._call(method, path, body, **kwargs)
         if response.status_int not in ok:
             raise GlanceError(what, response)
         return response.json_body if response.body else {}
@@ -99,6 +102,14 @@ class InProcessGlance:
                 'all_stores_must_succeed': all_stores_must_succeed}
         return self._json('import image %s' % image_id, 'POST',
                           '/v2/images/%s/import' % image_id, body, ok=(202,))
+
+    def set_property(self, image_id, name, value):
+        """Add or replace one property (JSON patch ``add`` replaces)."""
+        return self._json('PATCH image %s' % image_id, 'PATCH',
+                          '/v2/images/%s' % image_id,
+                          [{'op': 'add', 'path': '/%s' % name,
+                            'value': value}],
+                          content_type=JSON_PATCH)
 
     def delete_image(self, image_id):
         self._json('DELETE image %s' % image_id, 'DELETE',

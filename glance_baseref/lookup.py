@@ -14,6 +14,8 @@ class Targets:
 
     stores: tuple
     reason: str
+    # The caller could read the base image (whatever its status/stores).
+    base_visible: bool = False
 
 
 class BaseImageLookup:
@@ -58,12 +60,18 @@ class BaseImageLookup:
             return Targets((), 'the base image lookup failed: %s: %s'
                            % (type(exc).__name__, exc))
 
+        return self._from_base(base, catalog, allowed)
+
+    @staticmethod
+    def _from_base(base, catalog, allowed):
+        def visible(stores, reason):
+            return Targets(tuple(stores), reason, base_visible=True)
         if base.get('status') != 'active':
-            return Targets((), 'the base image is %s, not active'
+            return visible((), 'the base image is %s, not active'
                            % base.get('status'))
         base_stores = stores.stores_of(base)
         if not base_stores:
-            return Targets((), 'the base image is in no store')
+            return visible((), 'the base image is in no store')
         usable = catalog.usable(base_stores, allowed)
         not_enabled = catalog.not_enabled(base_stores)
         absent = ''
@@ -72,7 +80,7 @@ class BaseImageLookup:
                 ','.join(not_enabled), 'is' if len(not_enabled) == 1
                 else 'are')
         if not usable:
-            return Targets((), 'none of the base image stores (%s) is usable '
-                           'here%s' % (','.join(base_stores), absent))
-        return Targets(tuple(usable), 'the base image is in %s%s'
+            return visible((), 'none of the base image stores (%s) is '
+                           'usable here%s' % (','.join(base_stores), absent))
+        return visible(usable, 'the base image is in %s%s'
                        % (','.join(base_stores), absent))

@@ -63,6 +63,7 @@ fastest with ``[image_import_opts] max_parallel_stores`` set to the number
 of stores.
 """
 
+import dataclasses
 import logging
 import re
 import threading
@@ -74,6 +75,7 @@ from glance_baseref import baseref
 from glance_baseref import colocate
 from glance_baseref import import_request
 from glance_baseref import inprocess
+from glance_baseref import lineage
 from glance_baseref import lookup
 from glance_baseref import settings as settings_mod
 from glance_baseref import stores
@@ -99,35 +101,45 @@ class BaseRefFilter:
         if not self.settings.enabled:
             LOG.info('glance_baseref: disabled; every request passes on '
                      'untouched')
+        elif self.settings.report_only:
+            LOG.info('glance_baseref: report mode; decisions are logged '
+                     'with would: and every request passes on untouched')
 
     def __call__(self, environ, start_response):
-        if (not self.settings.enabled
-                or baseref.BASE_IMAGE_ENVIRON_KEY not in environ):
+        route = self._route(environ)
+        if route is None:
             return self.app(environ, start_response)
-        method = environ.get('REQUEST_METHOD')
-        path = environ.get('PATH_INFO', '')
-        if method == 'PUT':
-            match = _UPLOAD_PATH.match(path)
-            handler = self._upload
-        elif method == 'POST':
-            match = _IMPORT_PATH.match(path)
-            handler = self._import
-        else:
-            match = None
-        if match is None or baseref.STORE_ENVIRON_KEY in environ:
-            if match is not None:
-                LOG.info('glance_baseref: image %s: x-image-meta-store %r '
-                         'wins over the base image', match.group(1),
-                         environ[baseref.STORE_ENVIRON_KEY])
-            return self.app(environ, start_response)
+        handler, image_id = route
         started = time.monotonic()
-        image_id = match.group(1)
-        glance, catalog, base_id, early = self._prepare(
-            environ, start_response, image_id)
+        glance, catalog, early = self._prepare(environ, start_response,
+                                               image_id)
         if early is not None:
             return early
         return handler(environ, start_response, image_id, glance, catalog,
-                       base_id, started)
+                       started)
+
+    def _route(self, environ):
+        """``(handler, image_id)`` for a request the filter looks at."""
+        if not self.settings.enabled:
+            return None
+        has_header = baseref.BASE_IMAGE_ENVIRON_KEY in environ
+        method = environ.get('REQUEST_METHOD')
+        path = environ.get('PATH_INFO', '')
+        match = None
+        if method == 'PUT' and (
+                has_header or self.settings.use_base_image_property):
+            match, handler = _UPLOAD_PATH.match(path), self._upload
+        elif method == 'POST' and has_header:
+            match, handler = _IMPORT_PATH.match(path), self._import
+        if match is None:
+            return None
+        if baseref.STORE_ENVIRON_KEY in environ:
+            if has_header:
+                LOG.info('%simage %s: x-image-meta-store %r wins over the '
+                         'base image', self.settings.log_prefix,
+                         match.group(1), environ[baseref.STORE_ENVIRON_KEY])
+            return None
+        return handler, match.group(1)
 
     def _warn_once(self, key, msg, *args):
         with self._warned_lock:
@@ -137,95 +149,132 @@ class BaseRefFilter:
         LOG.warning(msg, *args)
 
     def _prepare(self, environ, start_response, image_id):
-        """Everything both paths need before deciding, or an early answer.
+        """What both paths need before deciding, or an early answer.
 
-        Returns ``(glance, catalog, base_id, None)`` to go on, or
-        ``(None, None, None, response_iter)`` to answer at once.
+        Returns ``(glance, catalog, None)`` to go on, or
+        ``(None, None, response_iter)`` to answer at once.
         """
         if inprocess.request_context(environ) is None:
             self._warn_once(
                 'context', 'glance_baseref: requests reach the filter '
                 'without a request context; put baseref right after the '
                 'context filter in glance-api-paste.ini. Passing them on.')
-            return None, None, None, self.app(environ, start_response)
+            return None, None, self.app(environ, start_response)
         glance = inprocess.InProcessGlance(self.app, environ)
         try:
             catalog = self._catalog.get(glance)
         except Exception as exc:
             LOG.info('glance_baseref: image %s goes to the default store: '
                      'the store list could not be read: %s', image_id, exc)
-            return None, None, None, self.app(environ, start_response)
+            return None, None, self.app(environ, start_response)
         if not catalog.multistore:
-            return None, None, None, self.app(environ, start_response)
+            return None, None, self.app(environ, start_response)
+        return glance, catalog, None
+
+    def _base_from_header(self, environ, start_response, image_id):
+        """``(base_id, None)``, or ``(None, answer)`` for a bad header."""
         try:
-            base_id = baseref.parse_base_image_ref(
-                environ[baseref.BASE_IMAGE_ENVIRON_KEY])
+            return baseref.parse_base_image_ref(
+                environ[baseref.BASE_IMAGE_ENVIRON_KEY]), None
         except baseref.InvalidBaseImageRef as exc:
+            if self.settings.report_only:
+                LOG.info('%simage %s refused with 400: %s',
+                         self.settings.log_prefix, image_id, exc)
+                return None, self.app(environ, start_response)
             LOG.info('glance_baseref: image %s refused: %s', image_id, exc)
             error = webob.exc.HTTPBadRequest(explanation=str(exc))
-            return None, None, None, error(environ, start_response)
-        return glance, catalog, base_id, None
+            return None, error(environ, start_response)
 
-    def _upload(self, environ, start_response, image_id, glance,
-                catalog, base_id, started):
+    def _upload(self, environ, start_response, image_id, glance, catalog,
+                started):
+        target = _TargetImage(glance, image_id)
+        if baseref.BASE_IMAGE_ENVIRON_KEY in environ:
+            base_id, early = self._base_from_header(environ, start_response,
+                                                    image_id)
+            if early is not None:
+                return early
+            source = ''
+        else:
+            base_id, why_not = lineage.base_from_property(
+                target.get() or {}, image_id)
+            if base_id is None:
+                if why_not:
+                    LOG.info('%simage %s: %s; stores default by upload to '
+                             'the default store', self.settings.log_prefix,
+                             image_id, why_not)
+                return self.app(environ, start_response)
+            source = ' (from its base_image_ref property)'
+
         targets = self._lookup.targets(glance, catalog, base_id,
                                        self.settings.allowed_stores)
+        if (not source and self.settings.record_base_image
+                and targets.base_visible and base_id != image_id
+                and not target.unfit()):
+            recorded = lineage.record(glance, target.get(), image_id,
+                                      base_id, self.settings)
+            if recorded:
+                targets = dataclasses.replace(
+                    targets, reason='%s; %s' % (targets.reason, recorded))
         if len(targets.stores) > 1 and not catalog.import_ready:
             self._warn_once(
                 'import', 'glance_baseref: %s; uploads go to the first '
                 'usable store of their base image only',
                 catalog.import_unready_reason)
-            targets = lookup.Targets(targets.stores[:1], targets.reason)
+            targets = dataclasses.replace(targets,
+                                          stores=targets.stores[:1])
         if len(targets.stores) > 1:
-            unfit = self._unfit_for_import(glance, image_id)
+            unfit = target.unfit()
             if unfit:
-                targets = lookup.Targets(targets.stores[:1],
-                                         '%s, but %s' % (targets.reason,
-                                                         unfit))
+                targets = dataclasses.replace(
+                    targets, stores=targets.stores[:1],
+                    reason='%s, but %s' % (targets.reason, unfit))
+        base = base_id + source
 
         if len(targets.stores) > 1:
+            if self.settings.report_only:
+                return self._report(environ, start_response, image_id, base,
+                                    targets, 'stage+import', started)
             response, outcome = self._colocated.run(glance, image_id,
                                                     targets.stores)
-            self._log(image_id, base_id, targets, 'stage+import',
+            self._log(image_id, base, targets, 'stage+import',
                       '%s, answered %s' % (outcome, response.status),
                       started)
             return response(environ, start_response)
 
         if targets.stores:
-            environ[baseref.STORE_ENVIRON_KEY] = targets.stores[0]
             how = 'upload to %s' % targets.stores[0]
         else:
             how = 'upload to the default store'
+        if self.settings.report_only:
+            return self._report(environ, start_response, image_id, base,
+                                targets, how, started)
+        if targets.stores:
+            environ[baseref.STORE_ENVIRON_KEY] = targets.stores[0]
         result = self.app(environ, start_response)
-        self._log(image_id, base_id, targets, how, 'handed on', started)
+        self._log(image_id, base, targets, how, 'handed on', started)
         return result
 
-    @staticmethod
-    def _unfit_for_import(glance, image_id):
-        """Why glance would refuse to import this image, if it would.
+    def _report(self, environ, start_response, image_id, base, targets, how,
+                started):
+        """Report mode: say what would have happened, change nothing."""
+        self._log(image_id, base, targets, how, 'handed on untouched',
+                  started)
+        return self.app(environ, start_response)
 
-        Staging consumes the body, so a refusal found only at import time
-        could not fall back to a plain upload any more.
-        """
-        try:
-            image = glance.get_image(image_id)
-        except inprocess.GlanceError as exc:
-            return 'the image itself could not be read (%s)' % exc.status_int
-        if image.get('status') != 'queued':
-            return 'the image is %s' % image.get('status')
-        missing = [f for f in ('disk_format', 'container_format')
-                   if not image.get(f)]
-        if missing:
-            return 'the image has no %s' % ' or '.join(missing)
-        return ''
-
-    def _import(self, environ, start_response, image_id, glance,
-                catalog, base_id, started):
+    def _import(self, environ, start_response, image_id, glance, catalog,
+                started):
+        base_id, early = self._base_from_header(environ, start_response,
+                                                image_id)
+        if early is not None:
+            return early
         body = import_request.read_small_json_object(environ)
         if body is None or import_request.chooses_own_stores(body):
             return self.app(environ, start_response)
         targets = self._lookup.targets(glance, catalog, base_id,
                                        self.settings.allowed_stores)
+        if self.settings.report_only:
+            return self._report(environ, start_response, image_id, base_id,
+                                targets, 'import request', started)
         if targets.stores:
             body['stores'] = list(targets.stores)
             import_request.replace_body(environ, body)
@@ -233,12 +282,49 @@ class BaseRefFilter:
                   'stores set' if targets.stores else 'left alone', started)
         return self.app(environ, start_response)
 
-    @staticmethod
-    def _log(image_id, base_id, targets, how, outcome, started):
-        LOG.info('glance_baseref: image %s base %s: %s; stores %s by %s; '
-                 '%s in %.3fs', image_id, base_id, targets.reason,
+    def _log(self, image_id, base, targets, how, outcome, started):
+        LOG.info('%simage %s base %s: %s; stores %s by %s; %s in %.3fs',
+                 self.settings.log_prefix, image_id, base, targets.reason,
                  ','.join(targets.stores) or 'default', how, outcome,
                  time.monotonic() - started)
+
+
+class _TargetImage:
+    """The image being uploaded, read at most once and only when needed."""
+
+    def __init__(self, glance, image_id):
+        self._glance = glance
+        self._image_id = image_id
+        self._image = None
+        self._error = None
+
+    def get(self):
+        """The image as the caller sees it, or None if it cannot be read."""
+        if self._image is None and self._error is None:
+            try:
+                self._image = self._glance.get_image(self._image_id)
+            except inprocess.GlanceError as exc:
+                self._error = exc
+        return self._image
+
+    def unfit(self):
+        """Why glance would refuse data for this image, if it would.
+
+        Staging consumes the body, so a refusal found only at import time
+        could not fall back to a plain upload any more; and nothing is
+        recorded on an image whose upload glance refuses.
+        """
+        image = self.get()
+        if image is None:
+            return ('the image itself could not be read (%s)'
+                    % self._error.status_int)
+        if image.get('status') != 'queued':
+            return 'the image is %s' % image.get('status')
+        missing = [f for f in ('disk_format', 'container_format')
+                   if not image.get(f)]
+        if missing:
+            return 'the image has no %s' % ' or '.join(missing)
+        return ''
 
 
 def filter_factory(global_conf, **local_conf):

@@ -17,18 +17,50 @@ OPTS = [
         help='Store uploads that carry x-openstack-base-image-ref in the '
              'stores of their base image. When false the filter passes '
              'every request on untouched.'),
+    cfg.StrOpt(
+        'mode', default='enforce',
+        choices=[
+            ('enforce', 'act on every decision'),
+            ('report', 'decide and log each decision, prefixed "would:", '
+                       'but change nothing'),
+        ],
+        help='With report the filter decides as usual and logs what it '
+             'would have done (the stores and how, or the 400 it would '
+             'have answered), then passes every request on untouched: no '
+             'steering, no staging, no 400, no property read or written. '
+             'Meant for a careful roll-out: read the would: lines, then '
+             'enforce.'),
     cfg.ListOpt(
         'allowed_stores', default=[],
         help='Stores the filter may choose. Empty means every enabled, '
              'writable store. Reserved os_glance_* stores are never chosen, '
              'whatever this says.'),
+    cfg.StrOpt(
+        'respond_after', default='all_stores',
+        choices=[
+            ('all_stores', 'answer once glance has finished writing every '
+                           'store; a failed import is answered 500'),
+            ('first_store', 'answer once the image is active in its first '
+                            'store; glance writes the other stores in the '
+                            'background'),
+            ('staged', 'answer once glance has staged the data and '
+                       'accepted the import; the image is importing and '
+                       'becomes active on its own, and a failed import is '
+                       'no longer reported to the uploader'),
+        ],
+        help='With two or more target stores: when the upload is '
+             'answered 204. Whatever the answer, the filter watches an '
+             'import it no longer waits for until glance\'s task stops and '
+             'deletes the image if it is not active then. Wins over '
+             'wait_for_all_stores.'),
     cfg.BoolOpt(
         'wait_for_all_stores', default=True,
-        help='With two or more target stores: answer the upload only when '
-             'glance has finished writing every store. When false, answer '
-             'as soon as the image is active in its first store and let '
-             'glance write the other copies in the background; an image '
-             'that is not active once glance is done is deleted.'),
+        deprecated_for_removal=True,
+        deprecated_reason='Replaced by respond_after: true is all_stores, '
+                          'false is first_store.',
+        help='Deprecated: true means respond_after = all_stores, false '
+             'means respond_after = first_store. Ignored when '
+             'respond_after is set.'),
     cfg.BoolOpt(
         'all_stores_must_succeed', default=False,
         help='Passed to glance\'s import: when true, the upload fails '
@@ -45,16 +77,41 @@ OPTS = [
     cfg.IntOpt(
         'watch_timeout', default=3600, min=1,
         help='Seconds the filter keeps watching an import it no longer '
-             'waits for (after a 504, or with wait_for_all_stores = false) '
+             'waits for (after a 504, or when respond_after is not '
+             'all_stores) '
              'until glance\'s import task stops. The image is deleted only '
              'then, since deleting it while the task writes leaves that '
              'store\'s data behind; past this time it is deleted anyway.'),
     cfg.FloatOpt(
         'poll_interval', default=1.0, min=0.05, max=60.0,
         help='Longest time, in seconds, between two looks at the image '
-             'while glance imports it into its stores. The first looks '
-             'come after 0.05 s and the pause doubles up to this value, so '
-             'that small images are answered soon after glance is done.'),
+             'while glance writes its stores. The first looks come after '
+             '0.05 s and the pause doubles up to this value. Meanwhile the '
+             'filter checks every 0.05 s whether glance has removed the '
+             'staged data, its last step, and from then on looks every '
+             '0.05 s; while waiting for the first store (respond_after = '
+             'first_store) the pause is at most 0.2 s. So the answer comes '
+             'soon after glance is done, and a large import costs few '
+             'looks.'),
+    cfg.BoolOpt(
+        'use_base_image_property', default=False,
+        help='Also co-locate uploads that carry neither '
+             'x-openstack-base-image-ref nor x-image-meta-store (Nova '
+             'snapshots) when the target image\'s base_image_ref property '
+             'holds one image id, as if the header carried it. An invalid '
+             'property value never fails the upload: it goes to the '
+             'default store and the reason is logged. Costs every such '
+             'upload one in-process GET of its image.'),
+    cfg.BoolOpt(
+        'record_base_image', default=True,
+        help='On an upload with a valid x-openstack-base-image-ref and no '
+             'x-image-meta-store, set the property base_image_ref of the '
+             'new image to the base image\'s id (as Nova does for '
+             'snapshots) before the data is written, when the caller can '
+             'see the base image. A different value already there is '
+             'replaced and logged; when glance refuses (quota, policy, '
+             'protected property) a warning is logged and the upload goes '
+             'on.'),
     cfg.FloatOpt(
         'lookup_timeout', default=10.0, min=0.1,
         help='Seconds the base-image lookup may take. Past that the upload '

@@ -85,18 +85,44 @@ def stores_of(image, key='stores'):
     return [s for s in (image.get(key) or '').split(',') if s]
 
 
+_UNKNOWN = object()
+
+
+def _staging_dir():
+    """Where glance's staging store keeps staged data on this node.
+
+    The filter runs inside glance-api, so glance's own configuration says
+    where staging lives. Outside glance (unit tests) nothing is known:
+    :data:`_UNKNOWN`.
+    """
+    try:
+        return cfg.CONF['os_glance_staging_store'].filesystem_store_datadir
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError, KeyError):
+        return _UNKNOWN
+
+
 def _staging_dir_missing():
     """Whether glance's staging store has no directory on this node.
 
-    The filter runs inside glance-api, so glance's own configuration says
-    where staging lives. Outside glance (unit tests) nothing is known and
-    staging is taken as present.
+    Outside glance staging is taken as present.
     """
-    try:
-        path = cfg.CONF['os_glance_staging_store'].filesystem_store_datadir
-    except (cfg.NoSuchOptError, cfg.NoSuchGroupError, KeyError):
+    path = _staging_dir()
+    if path is _UNKNOWN:
         return False
     return not path or not os.path.isdir(path)
+
+
+def staged_data_path(image_id):
+    """The file glance stages an image's data in, or None if unknown.
+
+    Glance's import removes it after writing the last store, right before
+    it ends the task, which makes its absence a cheap sign that the end is
+    near.
+    """
+    path = _staging_dir()
+    if path is _UNKNOWN or not path:
+        return None
+    return os.path.join(path, image_id)
 
 
 class StoreCatalogCache:

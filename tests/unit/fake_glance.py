@@ -80,10 +80,14 @@ class FakeGlance:
     * ``progress``: id -> states served by successive ``GET`` of the image
       once its import was accepted; a dict updates the image (``GONE``
       removes a key), an int is answered as that error status. The last
-      state repeats.
+      state repeats. A callable instead of a list gives the state of each
+      ``GET``.
     * ``answers``: ``'stage'``, ``'import'``, ``'delete'``, ``'file'``,
-      ``'tasks'``, ``'info_import'`` -> status to answer instead of success
-      (a list: one status per call, ``None`` or an empty list = success).
+      ``'patch'``, ``'tasks'``, ``'info_import'`` -> status to answer
+      instead of success (a list: one status per call, ``None`` or an
+      empty list = success).
+    * ``staging_dir``: when set, staging writes ``<dir>/<id>`` there, as
+      glance's file staging store does.
     * ``broken``: path -> what its ``GET`` gets: an error status, or an
       exception to raise.
     * ``blocked``: id -> Event the ``GET`` of that image waits for.
@@ -105,6 +109,7 @@ class FakeGlance:
         self.blocked = {}
         self.broken = {}
         self.tasks = {}
+        self.staging_dir = None
         self.seen = []
         self.caller_environ = None
         self.caller_snapshot = None
@@ -169,6 +174,7 @@ class FakeGlance:
         handler = {
             ('GET', None): self._get_image,
             ('DELETE', None): self._delete,
+            ('PATCH', None): self._patch,
             ('PUT', '/file'): self._file,
             ('PUT', '/stage'): self._stage,
             ('POST', '/import'): self._import,
@@ -219,7 +225,10 @@ class FakeGlance:
             image = self._visible(seen, image_id)
             if image is not None and image_id in self._importing:
                 states = self.progress.get(image_id) or [{}]
-                state = states.pop(0) if len(states) > 1 else states[0]
+                if callable(states):
+                    state = states()
+                else:
+                    state = states.pop(0) if len(states) > 1 else states[0]
                 if isinstance(state, int):
                     return _error(state, 'fake glance answered %d' % state)
                 for key, value in state.items():
@@ -245,6 +254,23 @@ class FakeGlance:
             return _not_found(image_id)
         return webob.Response(status=204)
 
+    def _patch(self, seen, image_id):
+        """Glance's JSON patch, ``add`` only (it replaces, as in v2.1)."""
+        if not seen.subrequest:
+            return _other()
+        refused = self._status('patch')
+        if refused:
+            return refused
+        with self._lock:
+            image = self._visible(seen, image_id)
+            if image is None:
+                return _not_found(image_id)
+            for change in json.loads(seen.body):
+                assert change['op'] == 'add', change
+                image[change['path'].lstrip('/')] = change['value']
+            served = dict(image, id=image_id)
+        return _json(served)
+
     def _file(self, seen, image_id):
         refused = self._status('file')
         if refused:
@@ -263,6 +289,8 @@ class FakeGlance:
             return refused
         if image_id in self.images:
             self.images[image_id]['status'] = 'uploading'
+        if self.staging_dir is not None:
+            (self.staging_dir / image_id).write_bytes(seen.body)
         return _uploaded('stage')
 
     def _import(self, seen, image_id):

@@ -16,8 +16,11 @@ IMPORT_PATH = '/v2/images/%s/import' % TARGET
 BASE_HEADER = 'x-openstack-base-image-ref'
 
 # Quick, and no real sleep: the fake clock jumps by poll_interval.
+# Recording the base image (on by default) adds a GET and a PATCH of the
+# target to most uploads; it has its own tests (test_lineage.py) and is
+# off here so that the other tests see the requests of their subject.
 FAST = {'poll_interval': '0.5', 'import_timeout': '10',
-        'lookup_timeout': '2'}
+        'lookup_timeout': '2', 'record_base_image': 'false'}
 
 
 class FakeClock:
@@ -26,6 +29,7 @@ class FakeClock:
     def __init__(self):
         self.now = 0.0
         self._lock = threading.Lock()
+        self._due = []
 
     def clock(self):
         with self._lock:
@@ -34,6 +38,15 @@ class FakeClock:
     def sleep(self, seconds):
         with self._lock:
             self.now += seconds
+            due = [a for t, a in self._due if t <= self.now]
+            self._due = [(t, a) for t, a in self._due if t > self.now]
+        for action in due:
+            action()
+
+    def at(self, when, action):
+        """Run ``action`` once a sleep has moved the time past ``when``."""
+        with self._lock:
+            self._due.append((when, action))
 
 
 @dataclasses.dataclass

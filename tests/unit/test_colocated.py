@@ -90,7 +90,7 @@ def test_stores_are_filtered_and_kept_in_base_order(make_pipeline):
 ], ids=['all written', 'one failed'])
 def test_without_waiting_answers_at_first_active(make_pipeline, caplog,
                                                  final, warned):
-    pipeline = make_pipeline(wait_for_all_stores='false')
+    pipeline = make_pipeline(respond_after='first_store')
     fake = pipeline.fake
     active = dict(TASK, status='active', stores='fast')
     fake.progress[pl.TARGET] = [TASK, active, active, final]

@@ -16,18 +16,24 @@ OPTIONS = [
     ('enabled', False, 'true', True),
     ('enabled', True, 'false', False),
     ('allowed_stores', ['cold'], ' fast , cheap ,', ('fast', 'cheap')),
-    ('wait_for_all_stores', True, 'off', False),
+    ('mode', 'enforce', 'report', 'report'),
+    ('respond_after', 'all_stores', 'staged', 'staged'),
+    ('respond_after', 'staged', 'first_store', 'first_store'),
     ('all_stores_must_succeed', False, '1', True),
     ('import_timeout', 100, '5', 5),
     ('watch_timeout', 200, '7', 7),
     ('poll_interval', 2.0, '0.25', 0.25),
     ('lookup_timeout', 3.0, '0.5', 0.5),
+    ('use_base_image_property', False, 'yes', True),
+    ('record_base_image', True, 'false', False),
 ]
 
 DEFAULTS = settings.Settings(
-    enabled=True, allowed_stores=(), wait_for_all_stores=True,
-    all_stores_must_succeed=False, import_timeout=3600, watch_timeout=3600,
-    poll_interval=1.0, lookup_timeout=10.0)
+    enabled=True, mode='enforce', allowed_stores=(),
+    respond_after='all_stores', all_stores_must_succeed=False,
+    import_timeout=3600, watch_timeout=3600, poll_interval=1.0,
+    use_base_image_property=False, record_base_image=True,
+    lookup_timeout=10.0)
 
 
 def _build(conf=None, **local_conf):
@@ -106,6 +112,11 @@ INVALID = [
     ('lookup_timeout', '0'),
     ('enabled', 'maybe'),
     ('wait_for_all_stores', ''),
+    ('mode', 'audit'),
+    ('mode', 'Report'),
+    ('respond_after', 'never'),
+    ('respond_after', ''),
+    ('record_base_image', 'sometimes'),
     # Not from paste (always strings), but from code building the filter.
     ('import_timeout', 0),
     ('poll_interval', 0.0),
@@ -139,9 +150,10 @@ def test_list_opts_gives_fresh_copies():
 
     assert group == 'glance_baseref'
     assert [o.name for o in first] == [o.name for o in opts.OPTS] == [
-        'enabled', 'allowed_stores', 'wait_for_all_stores',
-        'all_stores_must_succeed', 'import_timeout', 'watch_timeout',
-        'poll_interval', 'lookup_timeout']
+        'enabled', 'mode', 'allowed_stores', 'respond_after',
+        'wait_for_all_stores', 'all_stores_must_succeed', 'import_timeout',
+        'watch_timeout', 'poll_interval', 'use_base_image_property',
+        'record_base_image', 'lookup_timeout']
     for copy, other, original in zip(first, second, opts.OPTS):
         assert copy is not original and copy is not other
         assert copy.default == original.default
