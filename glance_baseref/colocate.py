@@ -54,10 +54,6 @@ _IMPORT_START_ATTEMPTS = 3
 _IMPORT_START_PAUSE = 0.2
 
 
-def _stores_of(image, key):
-    return [s for s in (image.get(key) or '').split(',') if s]
-
-
 class ColocatedUpload:
     """Carries out one upload to several stores for one caller."""
 
@@ -183,8 +179,8 @@ class ColocatedUpload:
             pause = min(pause * 2, self.settings.poll_interval)
 
     def _ended(self, glance, image_id, stores, image, staged):
-        written = _stores_of(image, 'stores')
-        failed = _stores_of(image, 'os_glance_failed_import') or [
+        written = stores_mod.stores_of(image, 'stores')
+        failed = stores_mod.stores_of(image, 'os_glance_failed_import') or [
             s for s in stores if s not in written]
         if image.get('status') == 'active':
             if failed:
@@ -273,10 +269,10 @@ class ColocatedUpload:
                 self.sleep(next(pauses))
         active = image is not None and image.get('status') == 'active'
         if not delete_always and active:
-            failed = _stores_of(image, 'os_glance_failed_import')
+            failed = stores_mod.stores_of(image, 'os_glance_failed_import')
             if failed and stopped:
                 self._warn_partial(glance, image_id, failed,
-                                   _stores_of(image, 'stores'))
+                                   stores_mod.stores_of(image, 'stores'))
             elif not stopped:
                 LOG.warning('glance_baseref: the import task of image %s '
                             'did not stop within another %ds; the image is '
