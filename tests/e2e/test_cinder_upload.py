@@ -3,7 +3,8 @@
 Each test uploads the way Cinder does (keystoneauth session client,
 ``http_client.additional_headers``, chunked ``images.upload``) and then
 checks, on disk, that the bytes are in each expected store and nowhere
-else, staging included.
+else, staging included. glance runs the ``keystone`` flavor against a real
+Keystone; the clients use real tokens and find glance in the catalog.
 """
 
 import hashlib
@@ -14,6 +15,8 @@ import pytest
 
 from tests import harness
 from tests.e2e.conftest import DEFAULT_STORE
+
+pytestmark = pytest.mark.identities('keystone')
 
 VOLUME = os.urandom(3 * 1024 * 1024 + 17)  # several 1 MiB chunks, uneven
 

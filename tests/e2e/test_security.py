@@ -12,6 +12,9 @@ The README section "Security" in tests, against glance under uWSGI:
 * reserved ``os_glance_*`` stores and stores outside ``allowed_stores``
   are never targeted, whatever the base image's stores say;
 * the header's value never reaches a log.
+
+glance runs the ``keystone`` flavor against a real Keystone, with real
+tokens.
 """
 
 import re
@@ -39,6 +42,8 @@ UUID_RE = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
                      r'[0-9a-f]{12}')
 DURATION_RE = re.compile(r'\b\d+\.\d+s\b')
 UNCOMPARABLE_HEADERS = {'date', 'x-openstack-request-id'}
+
+pytestmark = pytest.mark.identities('keystone')
 
 
 def request_id(headers):
@@ -259,7 +264,7 @@ def test_colocated_upload_runs_as_the_caller(glance, p2, two_store_bases):
         'active', ['cheap', 'cold'], ['cheap', 'cold'])
     (task,) = p2.image_tasks(image_id)
     assert (task['owner'], task['user_id'], task['request_id']) == (
-        'p2', p2.user_id, request_id(headers))
+        p2.project_id, p2.user_id, request_id(headers))
     assert task['input']['import_req']['method']['name'] == 'glance-direct'
 
 

@@ -1,7 +1,8 @@
-"""Test harness: a real glance-api 33 under uWSGI, and a Cinder-like client.
+"""Test harness: real glance-api 33 and Keystone, and a Cinder-like client.
 
 * :class:`GlanceEnv` (glance_env): configs, file stores, database.
 * :class:`GlanceServer` (uwsgi_server): glance-api under uWSGI.
+* :class:`Keystone` (keystone): a real Keystone with a deployment's users.
 * :class:`CinderLikeClient`, :func:`make_base_image` (cinder_client).
 * :class:`FaultProxy` (fault_proxy): answers chosen requests with errors.
 """
@@ -16,13 +17,16 @@ from tests.harness.cinder_client import STORE_HEADER
 from tests.harness.fault_proxy import FaultProxy
 from tests.harness.glance_env import GlanceEnv
 from tests.harness.glance_env import GlanceEnvError
+from tests.harness.keystone import Keystone
 from tests.harness.uwsgi_server import free_port
 from tests.harness.uwsgi_server import GlanceServer
 from tests.harness.uwsgi_server import GlanceServerError
+from tests.harness.uwsgi_server import UwsgiServer
+from tests.harness.uwsgi_server import UwsgiServerError
 
 __all__ = [
     'BASE_IMAGE_HEADER', 'CinderLikeClient', 'FaultProxy', 'GlanceEnv',
     'GlanceEnvError', 'GlanceServer', 'GlanceServerError', 'IdentityToken',
-    'STORE_HEADER', 'free_port', 'image_stores', 'import_finished',
-    'make_base_image',
+    'Keystone', 'STORE_HEADER', 'UwsgiServer', 'UwsgiServerError',
+    'free_port', 'image_stores', 'import_finished', 'make_base_image',
 ]

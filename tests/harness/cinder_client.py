@@ -1,4 +1,4 @@
-"""A Glance client that talks like Cinder, without keystone.
+"""A Glance client that talks like Cinder, with or without keystone.
 
 Cinder uploads a volume to an image through a keystoneauth1 session and a
 glanceclient v2 client built per call on that session. For
@@ -8,11 +8,18 @@ that have a value) and calls ``client.images.upload(image_id, file)``; the
 body goes out chunked (1 MiB chunks), without Content-Length. This module
 reproduces exactly that request.
 
-There is no keystone here: the test glance runs glance's ``context`` filter
-without ``authtoken`` (see glance_env), so every request carries the headers
-keystonemiddleware would have set. They come from the auth plugin rather
-than from glanceclient's ``identity_headers``, which percent-quotes values
-and so breaks the comma in ``X-Roles``.
+One client class serves both identities of the tests, through the
+keystoneauth auth plugin it is given:
+
+* real Keystone (``auth`` given, see :meth:`tests.harness.keystone.Keystone.
+  client`): a password plugin, a plain token plugin as Cinder's
+  ``_ContextAuthPlugin`` (the user's token), or either wrapped with a
+  service token; glance runs the ``keystone`` flavor and validates them;
+* header identity (no ``auth``): glance runs its ``context`` filter without
+  ``authtoken`` (see glance_env), so every request carries the headers
+  keystonemiddleware would have set. They come from :class:`IdentityToken`
+  rather than from glanceclient's ``identity_headers``, which percent-quotes
+  values and so breaks the comma in ``X-Roles``.
 """
 
 import io
@@ -59,16 +66,32 @@ class IdentityToken(token_endpoint.Token):
 
 
 class CinderLikeClient:
-    """One identity (project, user, roles) talking to one glance endpoint."""
+    """One identity talking to one glance endpoint.
+
+    Without ``auth``: the header identity ``project_id``, ``user_id``,
+    ``roles``. With a keystoneauth ``auth`` plugin: whatever identity it
+    authenticates (``project_id`` and ``user_id`` are then Keystone's, or
+    None for a bare token); ``url`` None finds glance (service type
+    ``image``) in the catalog.
+    """
 
     def __init__(self, url, project_id='p1', user_id='u1',
-                 roles=('member', 'reader'), timeout=300):
+                 roles=('member', 'reader'), timeout=300, auth=None):
+        if auth is None:
+            auth = IdentityToken(url.rstrip('/'), project_id, user_id,
+                                 roles)
+        self.auth = auth
+        self.session = ks_session.Session(auth=auth, timeout=timeout)
+        if not isinstance(auth, IdentityToken):
+            project_id = auth.get_project_id(self.session)
+            user_id = auth.get_user_id(self.session)
+            if url is None:
+                url = self.session.get_endpoint(service_type='image',
+                                                interface='public')
         self.url = url.rstrip('/')
         self.project_id = project_id
         self.user_id = user_id
         self.roles = tuple(roles)
-        self.auth = IdentityToken(self.url, project_id, user_id, roles)
-        self.session = ks_session.Session(auth=self.auth, timeout=timeout)
         self.last_request_id = None
 
     def client(self):

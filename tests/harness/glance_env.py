@@ -35,13 +35,14 @@ on glance 33.0.0 under uWSGI):
 * Staging: see :meth:`GlanceEnv.create` (``staging``).
 """
 
-import configparser
 import os
 import pathlib
 import re
 import subprocess
 import sys
-import uuid
+
+from tests.harness import ini
+from tests.harness import mariadb
 
 #: The repository root: tests/harness/glance_env.py -> parents[2].
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -49,11 +50,10 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 #: The paste ini this project ships; the test ini is derived from it.
 REPO_PASTE_INI = REPO_ROOT / 'etc' / 'paste.ini'
 
-#: MariaDB used for database='mariadb' (root without password, as on the
-#: development and CI machines).
-MARIADB_HOST = '127.0.0.1'
-MARIADB_PORT = 3306
-MARIADB_USER = 'root'
+#: MariaDB used for database='mariadb' (see tests/harness/mariadb.py).
+MARIADB_HOST = mariadb.HOST
+MARIADB_PORT = mariadb.PORT
+MARIADB_USER = mariadb.USER
 
 #: Pipelines of [composite:api] that glance ships without keystone auth.
 NOAUTH_PIPELINES = ('default', 'caching', 'cachemanagement')
@@ -108,7 +108,7 @@ class GlanceEnv:
                                'copy-image'),
                staging=True, read_only_stores=(), paste_options=None,
                http_stores=(), paste_template=None, stores_dir=None,
-               api_options=None):
+               api_options=None, authtoken=None):
         """Write a complete glance-api configuration into ``base_dir``.
 
         :param stores: names of the file stores (``enabled_backends``).
@@ -156,6 +156,12 @@ class GlanceEnv:
             share their stores, as over NFS.
         :param api_options: extra ``[DEFAULT]`` options of glance-api.conf
             (e.g. ``worker_self_reference_url``).
+        :param authtoken: ``[keystone_authtoken]`` options (see
+            :meth:`tests.harness.keystone.Keystone.authtoken_options`). Given,
+            glance runs the shipped ``keystone`` flavor (``authtoken context
+            baseref``) against that Keystone; without, the ``default``
+            flavor with glance's ``context`` filter trusting identity
+            headers.
         """
         env = cls(base_dir, stores_dir)
         stores = tuple(stores)
@@ -185,6 +191,7 @@ class GlanceEnv:
             http_stores=tuple(http_stores),
             paste_template=pathlib.Path(paste_template or REPO_PASTE_INI),
             api_options=dict(api_options or {}),
+            authtoken=dict(authtoken or {}),
         )
         env.base_dir.mkdir(parents=True, exist_ok=True)
         env._create_database(database)
@@ -250,6 +257,11 @@ class GlanceEnv:
     def stores(self):
         """Names of the file stores, in ``enabled_backends`` order."""
         return self.settings['stores']
+
+    @property
+    def flavor(self):
+        """``[paste_deploy] flavor``: '' (default) or 'keystone'."""
+        return 'keystone' if self.settings['authtoken'] else ''
 
     @property
     def default_store(self):
@@ -341,28 +353,13 @@ class GlanceEnv:
             self.database_url = 'sqlite:///%s' % (
                 self.base_dir / 'glance.sqlite')
         elif database == 'mariadb':
-            self.database_name = 'glance_baseref_%s' % uuid.uuid4().hex[:12]
-            self._mysql('CREATE DATABASE `%s` CHARACTER SET utf8'
-                        % self.database_name)
-            self.database_url = 'mysql+pymysql://%s@%s/%s' % (
-                MARIADB_USER, MARIADB_HOST, self.database_name)
+            self.database_name, self.database_url = mariadb.create_database(
+                'glance_baseref')
         elif '://' in database:
             self.database_url = database  # someone else's: never dropped
         else:
             raise ValueError('database must be sqlite, mariadb or a URL, '
                              'not %r' % (database,))
-
-    @staticmethod
-    def _mysql(statement):
-        import pymysql  # only needed for database='mariadb'
-        conn = pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT,
-                               user=MARIADB_USER, connect_timeout=5)
-        try:
-            with conn.cursor() as cursor:
-                cursor.execute(statement)
-            conn.commit()
-        finally:
-            conn.close()
 
     def _db_sync(self):
         cmd = [_venv_bin('glance-manage'), '--config-file',
@@ -378,7 +375,7 @@ class GlanceEnv:
     def destroy(self):
         """Drop the MariaDB database, if any. Files stay (caller's dir)."""
         if self.database_name:
-            self._mysql('DROP DATABASE IF EXISTS `%s`' % self.database_name)
+            mariadb.drop_database(self.database_name)
             self.database_name = None
 
     def __enter__(self):
@@ -392,13 +389,7 @@ class GlanceEnv:
 
     @staticmethod
     def _write_ini(path, sections):
-        parser = configparser.ConfigParser(interpolation=None)
-        parser.optionxform = str  # keep option names as written
-        for section, options in sections.items():
-            parser[section] = {k: str(v) for k, v in options.items()}
-        with open(path, 'w', encoding='utf-8') as f:
-            f.write('# Generated by tests/harness/glance_env.py\n')
-            parser.write(f)
+        ini.write_ini(path, sections, 'tests/harness/glance_env.py')
 
     def _api_conf(self):
         """Sections of glance-api.conf, as {section: {option: value}}."""
@@ -417,7 +408,8 @@ class GlanceEnv:
             },
             'glance_store': {'default_backend': s['default_store']},
             'database': {'connection': self.database_url},
-            'paste_deploy': {'flavor': '', 'config_file': self.paste_path},
+            'paste_deploy': {'flavor': self.flavor,
+                             'config_file': self.paste_path},
             'os_glance_staging_store': {
                 'filesystem_store_datadir': self.staging_dir,
             },
@@ -434,6 +426,8 @@ class GlanceEnv:
             conf[name] = section
         for name in s['http_stores']:
             conf[name] = {'store_description': 'http store %s' % name}
+        if s['authtoken']:
+            conf['keystone_authtoken'] = s['authtoken']
         if s['baseref_options']:
             conf['glance_baseref'] = {
                 k: _option_text(v) for k, v in s['baseref_options'].items()}
@@ -490,10 +484,12 @@ class GlanceEnv:
             raise GlanceEnvError('%s: no default pipeline with a context '
                                  'filter in [composite:api]'
                                  % s['paste_template'])
+        pipeline = self.flavor or 'default'
         if s['with_filter'] and not re.search(
-                r'^default\s*=.*\bbaseref\b', text, re.M):
-            raise GlanceEnvError('%s: baseref missing from the default '
-                                 'pipeline' % s['paste_template'])
+                r'^%s\s*=.*\bcontext baseref\b' % pipeline, text, re.M):
+            raise GlanceEnvError('%s: baseref missing right after context '
+                                 'in the %s pipeline'
+                                 % (s['paste_template'], pipeline))
         return text
 
 

@@ -1,4 +1,9 @@
-"""Run glance-api 33 under uWSGI for tests.
+"""Run OpenStack WSGI services (glance-api, keystone) under uWSGI for tests.
+
+:class:`UwsgiServer` is the shared runner; :class:`GlanceServer` serves
+glance-api from the running interpreter's environment, and
+:class:`tests.harness.keystone.KeystoneServer` serves keystone from its own
+virtualenv.
 
 glance 33 no longer has a standalone ``glance-api`` server: production runs
 ``glance.wsgi.api:application`` under uWSGI (or mod_wsgi). Only uWSGI reads
@@ -7,7 +12,7 @@ chunked request bodies the way Cinder sends them (glance calls
 rather than an in-process webtest app.
 
 The server is a child process in its own session: its pid is the uWSGI
-master and its process group holds the workers, so :meth:`GlanceServer.stop`
+master and its process group holds the workers, so :meth:`UwsgiServer.stop`
 can always clean up by id, never by name.
 """
 
@@ -30,7 +35,11 @@ import time
 #: a pooling client (requests/keystoneauth) then reuses the dead
 #: connection and a fast next request fails with "Connection reset by peer"
 #: (seen here on the second request of a session).
+#: worker-reload-mercy: uWSGI may ignore SIGTERM while a worker is still
+#: loading the app and then waits this long (60 s by default) before
+#: killing it; keystone takes 14-25 s to load here.
 CHUNKED_INPUT_LIMIT = 16 * 1024 * 1024
+WORKER_RELOAD_MERCY = 5
 
 _RUNNING = set()
 
@@ -81,28 +90,47 @@ def _processes():
             continue
 
 
-class GlanceServerError(RuntimeError):
-    """glance-api did not come up (the message ends with the uWSGI log)."""
+class UwsgiServerError(RuntimeError):
+    """A service did not come up (the message ends with the uWSGI log)."""
 
 
-class GlanceServer:
-    """glance-api for one :class:`~tests.harness.glance_env.GlanceEnv`.
+class UwsgiServer:
+    """One WSGI application under uWSGI on 127.0.0.1.
 
-    ``processes`` uWSGI workers with ``threads`` threads each. Usable as a
-    context manager (start on enter, stop on exit).
+    Subclasses say what to serve: :meth:`app_settings` (uWSGI's
+    ``module``/``wsgi-file``), :meth:`env_vars`, ``venv`` (the virtualenv
+    whose uwsgi and Python run it) and ``probe_path`` (a GET that answers
+    below 500 once the app has loaded). ``processes`` uWSGI workers with
+    ``threads`` threads each. Usable as a context manager (start on enter,
+    stop on exit).
     """
 
-    def __init__(self, env, port=None, processes=1, threads=4):
-        self.env = env
+    #: what it serves, for messages
+    label = 'the WSGI app'
+    probe_path = '/'
+    error_class = UwsgiServerError
+
+    def __init__(self, base_dir, ini_path, venv, port=None, processes=1,
+                 threads=4):
+        self.base_dir = base_dir
+        self.venv = venv
         self.port = port
         self._auto_port = port is None
         self.processes = int(processes)
         self.threads = int(threads)
-        self.ini_path = env.etc_dir / 'uwsgi.ini'
-        self.log_path = env.base_dir / 'uwsgi.log'
+        self.ini_path = ini_path
+        self.log_path = base_dir / 'uwsgi.log'
         self.proc = None
         self._log_offset = 0
         self.start_seconds = None
+
+    def app_settings(self):
+        """uWSGI settings that name the application, as (key, value)."""
+        raise NotImplementedError
+
+    def env_vars(self):
+        """Environment the application needs (also set for uWSGI)."""
+        return {}
 
     # ------------------------------------------------------------------
 
@@ -118,16 +146,16 @@ class GlanceServer:
 
     @property
     def uwsgi_binary(self):
-        """The uwsgi installed with the running interpreter's packages."""
-        return os.path.join(os.path.dirname(sys.executable), 'uwsgi')
+        """The uwsgi installed in the service's virtualenv."""
+        return os.path.join(self.venv, 'bin', 'uwsgi')
 
     def _write_ini(self):
         settings = [
             ('strict', 'true'),
             ('http-socket', '127.0.0.1:%d' % self.port),
-            ('virtualenv', sys.prefix),
-            ('module', 'glance.wsgi.api:application'),
-            ('chdir', str(self.env.base_dir)),
+            ('virtualenv', str(self.venv)),
+        ] + list(self.app_settings()) + [
+            ('chdir', str(self.base_dir)),
             ('master', 'true'),
             ('processes', self.processes),
             ('threads', self.threads),
@@ -135,27 +163,28 @@ class GlanceServer:
             ('need-app', 'true'),
             ('lazy-apps', 'true'),
             ('die-on-term', 'true'),
+            ('worker-reload-mercy', WORKER_RELOAD_MERCY),
             ('chunked-input-limit', CHUNKED_INPUT_LIMIT),
             ('buffer-size', 65535),
             ('add-header', 'Connection: close'),
             ('vacuum', 'true'),
         ]
         settings += [('env', '%s=%s' % kv)
-                     for kv in sorted(self.env.env_vars().items())]
+                     for kv in sorted(self.env_vars().items())]
         lines = ['# Generated by tests/harness/uwsgi_server.py', '[uwsgi]']
         lines += ['%s = %s' % kv for kv in settings]
         self.ini_path.write_text('\n'.join(lines) + '\n')
 
     def start(self, timeout=30):
-        """Start uWSGI and wait until ``GET /versions`` answers.
+        """Start uWSGI and wait until ``GET probe_path`` answers.
 
         With an automatic port, a port lost to another process in the
-        meantime is retried with a new one. Raises
-        :class:`GlanceServerError` with the tail of the uWSGI log when the
-        server dies or does not answer within ``timeout`` seconds.
+        meantime is retried with a new one. Raises ``error_class`` with the
+        tail of the uWSGI log when the server dies or does not answer
+        within ``timeout`` seconds.
         """
         if self.proc is not None:
-            raise GlanceServerError('already running (pid %d)' % self.pid)
+            raise self.error_class('already running (pid %d)' % self.pid)
         began = time.monotonic()
         for attempt in range(3):
             if self._auto_port and (self.port is None or attempt):
@@ -163,7 +192,7 @@ class GlanceServer:
             try:
                 self._start_once(began + timeout)
                 break
-            except GlanceServerError as exc:
+            except UwsgiServerError as exc:
                 if not (self._auto_port and 'Address already in use'
                         in str(exc)) or attempt == 2:
                     raise
@@ -174,35 +203,35 @@ class GlanceServer:
     def _start_once(self, deadline):
         self._write_ini()
         env = dict(os.environ)
-        env.update(self.env.env_vars())
+        env.update(self.env_vars())
         with open(self.log_path, 'ab') as log:
             self._log_offset = log.tell()
             self.proc = subprocess.Popen(
                 [self.uwsgi_binary, '--ini', str(self.ini_path)],
                 stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, env=env,
-                cwd=str(self.env.base_dir), start_new_session=True)
+                cwd=str(self.base_dir), start_new_session=True)
         while True:
             if self.proc.poll() is not None:
                 code = self.proc.returncode
                 self._reap()
-                raise GlanceServerError(
-                    'uwsgi exited with %s during start-up\n%s'
-                    % (code, self.log_tail()))
+                raise self.error_class(
+                    'uwsgi (%s) exited with %s during start-up\n%s'
+                    % (self.label, code, self.log_tail()))
             if self._answers():
                 return
             if time.monotonic() > deadline:
                 tail = self.log_tail()
                 self.stop()
-                raise GlanceServerError(
-                    'glance-api did not answer GET /versions on %s\n%s'
-                    % (self.url, tail))
+                raise self.error_class(
+                    '%s did not answer GET %s on %s\n%s'
+                    % (self.label, self.probe_path, self.url, tail))
             time.sleep(0.1)
 
     def _answers(self):
         conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=2)
         try:
-            conn.request('GET', '/versions')
+            conn.request('GET', self.probe_path)
             return conn.getresponse().status < 500
         except OSError:
             return False
@@ -313,3 +342,30 @@ class GlanceServer:
 
     def is_running(self):
         return self.proc is not None and _alive(self.proc.pid)
+
+
+class GlanceServerError(UwsgiServerError):
+    """glance-api did not come up (the message ends with the uWSGI log)."""
+
+
+class GlanceServer(UwsgiServer):
+    """glance-api for one :class:`~tests.harness.glance_env.GlanceEnv`.
+
+    Served from the running interpreter's environment (the tox env).
+    """
+
+    label = 'glance-api'
+    probe_path = '/versions'
+    error_class = GlanceServerError
+
+    def __init__(self, env, port=None, processes=1, threads=4):
+        super().__init__(env.base_dir, env.etc_dir / 'uwsgi.ini',
+                         venv=sys.prefix, port=port, processes=processes,
+                         threads=threads)
+        self.env = env
+
+    def app_settings(self):
+        return [('module', 'glance.wsgi.api:application')]
+
+    def env_vars(self):
+        return self.env.env_vars()
