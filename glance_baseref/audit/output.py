@@ -90,9 +90,9 @@ def check_json(result, partial):
 
 def repair_table(outcomes):
     return table(
-        ['image', 'result', 'copied', 'failed', 'detail'],
-        [[o.image_id, o.result, joined(o.copied), joined(o.failed),
-          o.detail or '-'] for o in outcomes])
+        ['image', 'result', 'missing', 'copied', 'failed', 'detail'],
+        [[o.image_id, o.result, joined(o.wanted), joined(o.copied),
+          joined(o.failed), o.detail or '-'] for o in outcomes])
 
 
 def repair_json(outcomes, errors, partial, dry_run):

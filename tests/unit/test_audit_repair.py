@@ -8,7 +8,9 @@ its repair, an import already running, a store glance failed to write.
 from glanceclient import exc as glance_exc
 
 from glance_baseref.audit import findings
+from glance_baseref.audit import output
 from glance_baseref.audit import repair
+from tests.unit.test_audit_output import Terminal
 
 IMAGE = '1f0e9c2d-0000-4000-8000-000000000002'
 
@@ -139,3 +141,18 @@ def test_dry_run_starts_nothing():
     outcomes = repairer.run([finding(), finding(missing=())], dry_run=True)
     assert [o.result for o in outcomes] == ['would copy']
     assert images.imports == []
+
+
+def test_progress_names_the_running_copy_and_counts_the_done():
+    stream = Terminal()
+    images = FakeImages([active('fast'), importing('fast'),
+                         active('fast,cheap,cold')])
+    repairer = repair.Repairer(FakeConnection(images),
+                               progress=output.Progress(stream),
+                               sleep=lambda _s: None)
+    (outcome,) = repairer.run([finding()])
+    assert outcome.result == 'copied'
+    drawn = stream.getvalue()
+    assert '0/1 images repaired; 1f0e9c2d copying to cheap,cold' in drawn
+    assert '1f0e9c2d importing to cheap,cold' in drawn
+    assert drawn.rstrip(' ').endswith('1/1 images repaired')
