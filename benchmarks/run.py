@@ -39,6 +39,7 @@ import datetime
 import pathlib
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -122,6 +123,7 @@ def main(argv=None):
     args = parse_args(argv)
     command = ' '.join(['./run bench'] + list(argv))
     machine = common.machine()
+    machine['commit'] = _commit()
     log('glance_baseref benchmarks: %s' % command)
     for key, value in machine.items():
         log('  %-8s %s' % (key, value))
@@ -244,9 +246,26 @@ def _charts(args, machine, uploads):
     return [colocation, modes]
 
 
+def _commit():
+    """The commit measured, and whether the tree differed from it."""
+    def git(*words):
+        return subprocess.run(('git', '-C', str(REPO_ROOT)) + words,
+                              capture_output=True, text=True).stdout.strip()
+    try:
+        commit = git('rev-parse', '--short', 'HEAD')
+        changed = git('status', '--porcelain', '--untracked-files=no',
+                      '--', 'glance_baseref', 'benchmarks', 'tests')
+    except OSError:
+        return 'unknown (no git)'
+    if not commit:
+        return 'unknown (not a git checkout)'
+    return commit + (' with local changes' if changed else '')
+
+
 def _summary(command, machine, minutes, table, charts_written):
-    lines = ['Measured %s with `%s` (%.1f minutes).' % (
-        datetime.date.today().isoformat(), command, minutes), '',
+    lines = ['Measured %s with `%s` (%.1f minutes) at commit %s.' % (
+        datetime.date.today().isoformat(), command, minutes,
+        machine['commit']), '',
         'Machine: %s; %s RAM; %s; Python %s; %s; %s; %s.' % (
             machine['cpus'], machine['memory'], machine['os'],
             machine['python'], machine['software'], machine['load'],
