@@ -9,21 +9,44 @@ Cinder needs no change: the same request gets the same answer.
 What the filter does with ``PUT /v2/images/{id}/file``:
 
 * no ``x-openstack-base-image-ref``, ``enabled = false``, or a glance
-  without ``enabled_backends``: nothing, the request passes straight on;
+  without ``enabled_backends``: nothing, the request passes straight on
+  (but see ``use_base_image_property``);
 * ``x-image-meta-store`` present: nothing, the caller's store wins;
 * a header that is not one UUID: 400 naming the header, before any byte
   of the image is read; the image stays ``queued``;
 * the base image is looked up with the caller's own rights. When it is
   missing, invisible to the caller, not active, or in no usable store, the
   upload goes to glance's default store and the reason is logged at INFO;
+* a base image the caller can see (whatever its status and stores, and
+  not the image itself) is recorded in the new image's ``base_image_ref``
+  property, as the caller, before the data is written
+  (``record_base_image``); a refusal by glance is a WARNING, not an error;
 * one usable store: the upload is steered there (``x-image-meta-store``);
 * several: the upload is staged and imported with ``glance-direct`` into
-  all of them; the caller gets glance's 204 once the image is active
-  (every store written, unless ``wait_for_all_stores = false``).
+  all of them; the caller gets glance's 204 when ``respond_after`` says:
+  once every store is written (``all_stores``, the default: 204 means the
+  image is active, a failed import is answered 500), once the image is
+  active in its first store (``first_store``), or once glance has staged
+  the data and accepted the import (``staged``: the image is still
+  importing, and a failed import is not reported to the uploader; the
+  filter deletes an image that ends up not active once glance's task
+  stops, as it does for every import it no longer waits for).
+
+With ``use_base_image_property`` an upload without the header and without
+``x-image-meta-store`` (a Nova snapshot) whose image carries
+``base_image_ref`` is treated as if the header named that image; a value
+that is not one UUID, names the image itself, or a missing or invisible
+image never fails the upload: it goes to the default store and the INFO
+line says why. The header wins over the property.
 
 ``POST /v2/images/{id}/import`` with the header and no ``stores`` or
 ``all_stores`` gets the base image's usable stores as its ``stores``.
 Every other request passes straight through.
+
+With ``mode = report`` the filter decides all of this as usual, logs the
+decision line prefixed ``would:`` (the stores and how, the property it
+would set, or the 400 it would answer), and passes every request on
+untouched: no steering, staging, 400 or property written.
 
 Usable stores are the base image's stores, in its order, that are enabled
 here, writable, not reserved (``os_glance_*``), and in ``allowed_stores``
@@ -45,16 +68,25 @@ Options come from the ``[glance_baseref]`` group of glance-api.conf; a key
 of the same name in ``[filter:baseref]`` wins (``etc/paste.ini`` is a
 complete file):
 
-* ``enabled`` (true): false passes every request on untouched;
+* ``enabled`` (true): false passes every request on untouched, silently;
+* ``mode`` (enforce): ``report`` only logs what the filter would do;
 * ``allowed_stores`` (empty = all): the stores the filter may choose;
-* ``wait_for_all_stores`` (true): answer when every store is written, or,
-  when false, once the image is active in its first store;
+* ``respond_after`` (all_stores): ``all_stores``, ``first_store`` or
+  ``staged``, see above;
+* ``wait_for_all_stores``: deprecated; true is ``respond_after =
+  all_stores``, false ``first_store``; ``respond_after`` wins when both
+  are set; using it logs one deprecation warning;
 * ``all_stores_must_succeed`` (false): handed to glance's import;
 * ``import_timeout`` (3600 s): past it the answer is 504 and the image is
   deleted once glance's import task stops, or after ``watch_timeout``
   (3600 s);
 * ``poll_interval`` (1.0 s): the longest pause between looks at an
-  importing image;
+  importing image; a cheap check of glance's staged file every 0.05 s
+  notices the end of the import sooner;
+* ``use_base_image_property`` (false): follow ``base_image_ref`` of
+  uploads without the header; costs such uploads one in-process GET;
+* ``record_base_image`` (true): record the header's base image in
+  ``base_image_ref``;
 * ``lookup_timeout`` (10 s): past it the upload goes to the default store.
 
 Glance needs ``enabled_backends``; writing several stores also needs

@@ -44,9 +44,9 @@ OPTS = [
                             'store; glance writes the other stores in the '
                             'background'),
             ('staged', 'answer once glance has staged the data and '
-                       'accepted the import; the image is importing and '
-                       'becomes active on its own, and a failed import is '
-                       'no longer reported to the uploader'),
+                       'accepted the import; the image is still importing '
+                       'and becomes active on its own, and a failed import '
+                       'is no longer reported to the uploader'),
         ],
         help='With two or more target stores: when the upload is '
              'answered 204. Whatever the answer, the filter watches an '
@@ -58,9 +58,9 @@ OPTS = [
         deprecated_for_removal=True,
         deprecated_reason='Replaced by respond_after: true is all_stores, '
                           'false is first_store.',
-        help='Deprecated: true means respond_after = all_stores, false '
-             'means respond_after = first_store. Ignored when '
-             'respond_after is set.'),
+        help='True means respond_after = all_stores, false means '
+             'respond_after = first_store. Ignored when respond_after is '
+             'set.'),
     cfg.BoolOpt(
         'all_stores_must_succeed', default=False,
         help='Passed to glance\'s import: when true, the upload fails '
