@@ -40,6 +40,7 @@ def plain_put(client, image_id, data=VOLUME):
 
 # -- record_base_image (default true) ----------------------------------------
 
+@pytest.mark.release
 @pytest.mark.parametrize('form', [str, str.upper], ids=['canonical', 'upper'])
 def test_base_is_recorded_on_the_new_image(glance, p1, bases, form):
     base = bases[('cheap',)]
@@ -122,6 +123,7 @@ def nova_glance(tmp_path_factory):
     stop_deployment(deployment)
 
 
+@pytest.mark.release
 @pytest.mark.parametrize('stores', [('cheap',), ('cheap', 'cold')],
                          ids='-'.join)
 def test_snapshot_follows_its_base_image_ref(nova_glance, stores):
@@ -163,6 +165,7 @@ def test_invalid_property_goes_to_the_default_store(nova_glance, value, why):
     assert why in decision
 
 
+@pytest.mark.release
 @pytest.mark.parametrize('header,store,expected', [
     ('cheap', None, {'cheap'}), (None, 'cold', {'cold'}),
     ('cheap', 'fast', {'fast'})],
