@@ -162,16 +162,16 @@ def staging(global_conf, tmp_path, fake):
     return tmp_path
 
 
-def _import_ending_at(pipeline, end, staging_dir=None):
-    """Glance's import: the staged file goes at ``end``, then the task."""
+def _import_ending_at(pipeline, end, staging_dir=None,
+                      then=ended(status='active', stores='fast,cheap')):
+    """Glance's import: the staged file goes at ``end``, and the image
+    becomes ``then``. Returns the times of the looks at the image."""
     clock = pipeline.clock
     looked_at = []
 
     def state():
         looked_at.append(clock.now)
-        if clock.now < end:
-            return TASK
-        return ended(status='active', stores='fast,cheap')
+        return TASK if clock.now < end else then
     pipeline.fake.progress[pl.TARGET] = state
     if staging_dir is not None:
         clock.at(end, (staging_dir / pl.TARGET).unlink)
@@ -224,15 +224,8 @@ def test_first_store_looks_at_least_every_fifth_of_a_second(make_pipeline,
                                                             staging):
     pipeline = make_pipeline(poll_interval='1.0', watch_timeout='3',
                              respond_after='first_store')
-    clock = pipeline.clock
-    looked_at = []
-
-    def state():
-        looked_at.append(clock.now)
-        if clock.now < END:
-            return TASK
-        return dict(TASK, status='active', stores='fast')
-    pipeline.fake.progress[pl.TARGET] = state
+    looked_at = _import_ending_at(
+        pipeline, END, then=dict(TASK, status='active', stores='fast'))
 
     pipeline.upload()
     pl.join_watchers()
