@@ -110,6 +110,7 @@ from glance_baseref import inprocess
 from glance_baseref import lineage
 from glance_baseref import lookup
 from glance_baseref import settings as settings_mod
+from glance_baseref import stage_host
 from glance_baseref import stores
 
 LOG = logging.getLogger(__name__)
@@ -128,6 +129,8 @@ class BaseRefFilter:
         self._catalog = stores.StoreCatalogCache()
         self._lookup = lookup.BaseImageLookup(self.settings.lookup_timeout)
         self._colocated = colocate.ColocatedUpload(self.settings)
+        self._stage_host = stage_host.StageHostRule(
+            self.settings.lookup_timeout)
         self._warned = set()
         self._warned_lock = threading.Lock()
         if not self.settings.enabled:
@@ -304,6 +307,9 @@ class BaseRefFilter:
             return self.app(environ, start_response)
         targets = self._lookup.targets(glance, catalog, base_id,
                                        self.settings.allowed_stores)
+        if targets.stores:
+            targets = self._stage_host.narrow(glance.context, image_id, body,
+                                              targets)
         if self.settings.report_only:
             return self._report(environ, start_response, image_id, base_id,
                                 targets, 'import request', started)
