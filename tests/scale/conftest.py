@@ -1,12 +1,23 @@
-"""Two glance-api nodes on one MariaDB database, behind HAProxy.
+"""Glance-api nodes on one MariaDB database and shared stores, HAProxy.
+
+Nodes ``a`` and ``b`` (uWSGI, two processes each) enable the stores
+``fast`` (default), ``cheap`` and ``cold`` and sit behind HAProxy; node
+``c`` lacks ``cold`` (a store being added one node at a time) and is
+reached at its own URL. All three share one MariaDB database and the store
+directories; staging is local to each node, ``worker_self_reference_url``
+set on each. One such cluster serves the whole session.
 
 MariaDB and haproxy are needed; without either the tests fail and say so.
 """
 
 import pytest
 
+from tests import harness
 from tests.harness import glance_env
 from tests.harness import haproxy
+from tests.harness import multinode
+from tests.scale.checks import FULL
+from tests.scale.checks import WITHOUT_COLD
 
 
 @pytest.fixture(scope='session')
@@ -28,3 +39,29 @@ def scale_prerequisites():
         haproxy.haproxy_binary()
     except haproxy.HAProxyError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope='session')
+def cluster(tmp_path_factory, scale_prerequisites):
+    """Nodes a, b (behind HAProxy) and c (without ``cold``)."""
+    nodes = multinode.GlanceCluster(
+        tmp_path_factory.mktemp('scale'),
+        {'a': FULL, 'b': FULL, 'c': WITHOUT_COLD}, proxied=('a', 'b'),
+        max_parallel_stores=3, baseref_options={'poll_interval': 0.2},
+        # c answers its own 504 before a short proxy timeout would; it
+        # writes its stores one after the other, so an import takes long.
+        node_options={'c': {'max_parallel_stores': 1,
+                            'baseref_options': {'poll_interval': 0.2,
+                                                'import_timeout': 1}}})
+    nodes.start()
+    yield nodes
+    nodes.stop()
+
+
+@pytest.fixture(scope='session')
+def client():
+    """``client(url)``: a Cinder-like client of a member of p1 at ``url``."""
+    def make(url, project='p1'):
+        return harness.CinderLikeClient(url, project_id=project,
+                                        user_id='u-%s' % project)
+    return make

@@ -1,0 +1,91 @@
+"""A load balancer whose server timeout is shorter than an upload."""
+
+import time
+
+import glanceclient.exc
+import pytest
+
+from tests import harness
+from tests.harness import haproxy
+from tests.scale.checks import assert_image
+from tests.scale.checks import decided
+from tests.scale.checks import FULL
+from tests.scale.checks import volume
+from tests.scale.checks import wait_imported
+
+
+#: Long enough that writing it to two or three stores takes well over
+#: PROXY_TIMEOUT after the body has arrived, on these 2-core machines.
+BIG = 128 * 1024 * 1024
+PROXY_TIMEOUT = '2s'
+
+
+def big_volume(label):
+    return volume(label, BIG)
+
+
+def short_proxy(tmp_path, node):
+    """HAProxy with ``timeout server`` 2s in front of one node only."""
+    proxy = haproxy.HAProxy(tmp_path, [(node.name, node.url)],
+                            timeout_server=PROXY_TIMEOUT)
+    return proxy.start()
+
+
+def wait_gone(glance, image_id, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            glance.get_image(image_id)
+        except glanceclient.exc.HTTPNotFound:
+            return
+        time.sleep(0.2)
+    raise AssertionError('image %s still there after %ss'
+                         % (image_id, timeout))
+
+
+def test_import_timeout_below_the_proxy_timeout_answers_first(
+        cluster, client, tmp_path):
+    # The setting doc/scaling-out.md recommends: import_timeout plus
+    # poll_interval below every proxy's idle timeout (here c: 1 s + 0.2 s
+    # against HAProxy's 2 s), so that the caller gets the filter's 504 and
+    # the image is cleaned up, not a proxy's 504 over an image that then
+    # turns active anyway.
+    node = cluster.node('c')
+    base = harness.make_base_image(client(node.url), ('fast', 'cheap'),
+                                   volume('base on c'))
+    with short_proxy(tmp_path, node) as proxy:
+        glance = client(proxy.url)
+        image_id = glance.create_image(name='slow')['id']
+        began = time.monotonic()
+        with pytest.raises(glanceclient.exc.HTTPException) as caught:
+            glance.upload(image_id, big_volume('slow on c'),
+                          base_image_ref=base['id'])
+        waited = time.monotonic() - began
+    # glanceclient has no class of its own for 504: read the page.
+    assert '504 Gateway Timeout' in caught.value.details, caught.value
+    assert 'import_timeout' in caught.value.details, caught.value
+    (line,) = decided(node, image_id)
+    assert 'answered 504' in line, line
+    wait_gone(client(node.url), image_id)
+    assert cluster.files_for(image_id) == {}, waited
+
+
+def test_import_timeout_above_the_proxy_timeout_loses_the_answer(
+        cluster, client, tmp_path):
+    # What the recommendation avoids (node a: import_timeout 3600 s):
+    # HAProxy answers 504 while glance goes on writing, and the image the
+    # caller was told failed ends active in every store.
+    node = cluster.node('a')
+    base = harness.make_base_image(client(node.url), FULL,
+                                   volume('base on a in three stores'))
+    data = big_volume('slow on a')
+    with short_proxy(tmp_path, node) as proxy:
+        glance = client(proxy.url)
+        image_id = glance.create_image(name='slow')['id']
+        with pytest.raises(glanceclient.exc.HTTPException) as caught:
+            glance.upload(image_id, data, base_image_ref=base['id'])
+    # HAProxy's own page ("Time-out"), not the filter's.
+    assert '504 Gateway Time-out' in caught.value.details, caught.value
+    direct = client(node.url)
+    wait_imported(direct, image_id)
+    assert_image(cluster, direct, image_id, FULL, data)
