@@ -77,8 +77,9 @@ def test_node_without_a_store_targets_only_its_own(cluster, client):
     through_c.upload(image_id, data, base_image_ref=base['id'])
     assert_image(cluster, through_a, image_id, ('cheap',), data)
     (line,) = decided(cluster.node('c'), image_id)
-    assert 'the base image is in cheap,cold (cold is not enabled here); ' \
-        'stores cheap by upload to cheap' in line, line
+    assert 'the base image is in cheap,cold (cold is not enabled here)' in (
+        line)
+    assert 'stores cheap by upload to cheap' in line
 
 
 class Uploader:
