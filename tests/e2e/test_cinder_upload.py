@@ -36,6 +36,22 @@ def assert_landed(deployment, client, image_id, stores, data=VOLUME):
                 hashlib.sha512(data).digest(), path
 
 
+@pytest.mark.release
+@pytest.mark.identities('headers', 'keystone')
+def test_colocation_check_fails_without_the_filter(make_glance):
+    """The co-location check above can fail: without ``baseref`` in the
+    pipeline glance writes its default store whatever the header says."""
+    deployment = make_glance(with_filter=False)
+    client = deployment.client('p1')
+    for stores in (('cheap',), ('cheap', 'cold')):
+        base = harness.make_base_image(client, stores, b'base')['id']
+        image_id = client.create_image(name='volume')['id']
+        client.upload(image_id, VOLUME, base_image_ref=base)
+        with pytest.raises(AssertionError):
+            assert_landed(deployment, client, image_id, stores)
+        assert_landed(deployment, client, image_id, (DEFAULT_STORE,))
+
+
 @pytest.fixture(scope='module')
 def bases(glance):
     """Base images of p1, by the stores they live in."""
@@ -50,6 +66,7 @@ def bases(glance):
     return made
 
 
+@pytest.mark.release
 @pytest.mark.parametrize('stores', [
     ('cheap',), ('cheap', 'cold'), ('fast', 'cheap', 'cold')],
     ids='-'.join)
@@ -59,6 +76,7 @@ def test_volume_lands_where_its_base_lives(glance, p1, bases, stores):
     assert_landed(glance, p1, image_id, stores)
 
 
+@pytest.mark.release
 def test_store_header_wins_over_the_base(glance, p1, bases):
     image_id = p1.create_image(name='volume')['id']
     p1.upload(image_id, VOLUME, base_image_ref=bases[('cheap', 'cold')],
@@ -66,18 +84,21 @@ def test_store_header_wins_over_the_base(glance, p1, bases):
     assert_landed(glance, p1, image_id, ('fast',))
 
 
+@pytest.mark.release
 def test_no_header_goes_to_the_default_store(glance, p1):
     image_id = p1.create_image(name='volume')['id']
     p1.upload(image_id, VOLUME)
     assert_landed(glance, p1, image_id, (DEFAULT_STORE,))
 
 
+@pytest.mark.release
 def test_other_project_does_not_follow_a_private_base(glance, p2, bases):
     image_id = p2.create_image(name='volume')['id']
     p2.upload(image_id, VOLUME, base_image_ref=bases[('cheap', 'cold')])
     assert_landed(glance, p2, image_id, (DEFAULT_STORE,))
 
 
+@pytest.mark.release
 def test_other_project_follows_a_base_it_may_see(glance, p2, bases):
     image_id = p2.create_image(name='volume')['id']
     p2.upload(image_id, VOLUME, base_image_ref=bases['community'])
@@ -93,6 +114,7 @@ def test_invalid_header_is_a_400_and_nothing_is_written(glance, p1):
     assert glance.env.files_for(image_id) == {}
 
 
+@pytest.mark.release
 def test_import_request_gets_the_base_stores(glance, p1, bases):
     image_id = p1.create_image(name='volume')['id']
     p1.stage(image_id, VOLUME)

@@ -132,6 +132,7 @@ def hidden(glance):
 # an invisible base image is a missing one
 
 
+@pytest.mark.release
 @pytest.mark.parametrize('path', ['upload', 'import'])
 def test_invisible_base_reads_as_missing(glance, p1, p2, hidden, path):
     answers, logs, placements = {}, {}, {}
@@ -255,6 +256,7 @@ def test_caller_gets_the_refusal_of_plain_glance(glance, p1, two_store_bases,
     assert statuses == [status, status]
 
 
+@pytest.mark.release
 def test_colocated_upload_runs_as_the_caller(glance, p2, two_store_bases):
     image_id = p2.create_image(name='volume')['id']
     status, headers, body = put_file(p2, image_id,

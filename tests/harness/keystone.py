@@ -38,9 +38,10 @@ How tests use it (the names other test layers should use):
   ``service_token`` its requests also carry the ``cinder`` user's
   ``X-Service-Token``, as Cinder sends with ``[service_user]
   send_service_user_token``.
-* ``keystone.token_client(token, url)``: a client that sends exactly this
-  token (``None``: none), as Cinder's ``_ContextAuthPlugin`` does with the
-  user's token; for invalid and expired tokens.
+* ``keystone.token_client(token, url, service_token=False)``: a client
+  that sends exactly this token (``None``: none), as Cinder's
+  ``_ContextAuthPlugin`` does with the user's token; for invalid and
+  expired tokens.
 * ``keystone.token(user)``, ``keystone.session(user)``,
   ``keystone.expired_token(user)``, ``keystone.service_token()``,
   ``keystone.authtoken_options()`` (``[keystone_authtoken]`` of glance).
@@ -407,19 +408,29 @@ class Keystone:
                service_token=False):
         """A Cinder-like glance client of a user with these roles.
 
-        Finds glance in the catalog unless ``url`` is given. With
-        ``service_token`` the requests also carry ``X-Service-Token``
-        of the ``cinder`` service user, as Cinder's do with
-        ``[service_user] send_service_user_token = true``.
+        A keystoneauth password session; finds glance in the catalog
+        unless ``url`` is given. ``service_token``: see :meth:`_wrap`.
         """
         auth = self.auth(self.user(project, roles))
-        if service_token:
-            auth = ks_service_token.ServiceTokenAuthWrapper(
-                user_auth=auth, service_auth=self.auth('cinder'))
-        return cinder_client.CinderLikeClient(url, auth=auth)
+        return cinder_client.CinderLikeClient(
+            url, roles=roles, auth=self._wrap(auth, service_token))
 
-    def token_client(self, token, url):
-        """A client that sends exactly ``token`` (None: no token)."""
+    def token_client(self, token, url, service_token=False):
+        """A client that sends exactly ``token`` (None: no token at all).
+
+        This is how Cinder talks to glance: its ``_ContextAuthPlugin``
+        hands on the user's token from the request context.
+        """
         auth = NoToken(url) if token is None else token_endpoint.Token(
             url, token)
-        return cinder_client.CinderLikeClient(url, auth=auth)
+        return cinder_client.CinderLikeClient(
+            url, auth=self._wrap(auth, service_token))
+
+    def _wrap(self, auth, service_token):
+        """With ``service_token``, requests also carry ``X-Service-Token``
+        of the ``cinder`` service user, as Cinder's do with
+        ``[service_user] send_service_user_token = true``."""
+        if not service_token:
+            return auth
+        return ks_service_token.ServiceTokenAuthWrapper(
+            user_auth=auth, service_auth=self.auth('cinder'))
