@@ -47,16 +47,6 @@ def place_images(owner):
     return half
 
 
-def openrc(keystone, user):
-    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
-    env.update(OS_AUTH_URL=keystone.auth_url, OS_USERNAME=user,
-               OS_PASSWORD=keystone.password,
-               OS_PROJECT_NAME=keystone.users[user]['project'],
-               OS_USER_DOMAIN_NAME='Default',
-               OS_PROJECT_DOMAIN_NAME='Default')
-    return env
-
-
 def run(env, user, *args):
     print('\n$ glance-baseref-audit %s    # as %s' % (' '.join(args), user))
     done = subprocess.run([AUDIT] + list(args), env=env, text=True,
@@ -79,8 +69,7 @@ def main():
         half = place_images(keystone.client('p1', ('member', 'reader')))
         admin = keystone.user('p1', ('admin', 'member', 'reader'))
         member = keystone.user('p1', ('member', 'reader'))
-        as_admin, as_member = (openrc(keystone, admin),
-                               openrc(keystone, member))
+        as_admin, as_member = keystone.openrc(admin), keystone.openrc(member)
         run(as_admin, admin, 'check')
         run(as_admin, admin, 'check', '--image', half['id'], '-f', 'json')
         run(as_member, member, 'check')

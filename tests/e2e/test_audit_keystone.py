@@ -19,18 +19,9 @@ import pytest
 from tests import harness
 
 DATA = b'k' * 4096
+ADMIN = ('admin', 'member', 'reader')
+MEMBER = ('member', 'reader')
 AUDIT = os.path.join(os.path.dirname(sys.executable), 'glance-baseref-audit')
-
-
-def os_env(keystone, user):
-    """The OS_* variables of ``user``, as an openrc would set them."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
-    env.update(OS_AUTH_URL=keystone.auth_url, OS_USERNAME=user,
-               OS_PASSWORD=keystone.password,
-               OS_PROJECT_NAME=keystone.users[user]['project'],
-               OS_USER_DOMAIN_NAME='Default',
-               OS_PROJECT_DOMAIN_NAME='Default')
-    return env
 
 
 def audit(env, *args, stderr=subprocess.PIPE):
@@ -53,8 +44,7 @@ def wrong(keystone_glance):
 
 def test_check_then_repair_through_the_catalog(keystone, keystone_glance,
                                                wrong):
-    env = os_env(keystone, keystone.user('p1', ('admin', 'member',
-                                                'reader')))
+    env = keystone.openrc(keystone.user('p1', ADMIN))
     image_id = wrong['image']['id']
     done = audit(env, 'check', '--image', image_id, '-f', 'json')
     assert done.returncode == 1, done.stderr
@@ -82,7 +72,7 @@ def test_check_then_repair_through_the_catalog(keystone, keystone_glance,
 
 
 def test_a_member_gets_a_partial_check_and_no_repair(keystone, wrong):
-    env = os_env(keystone, keystone.user('p1', ('member', 'reader')))
+    env = keystone.openrc(keystone.user('p1', MEMBER))
     image_id = wrong['image']['id']
     done = audit(env, 'check', '--image', image_id)
     assert done.returncode == 1
@@ -96,7 +86,7 @@ def test_a_member_gets_a_partial_check_and_no_repair(keystone, wrong):
 
 
 def test_clouds_yaml(keystone, wrong, tmp_path):
-    user = keystone.user('p1', ('member', 'reader'))
+    user = keystone.user('p1', MEMBER)
     clouds = tmp_path / 'clouds.yaml'
     clouds.write_text(json.dumps({'clouds': {'audit-test': {
         'auth': {'auth_url': keystone.auth_url, 'username': user,
@@ -115,7 +105,7 @@ def test_clouds_yaml(keystone, wrong, tmp_path):
 
 
 def test_progress_bar_only_on_a_terminal(keystone, wrong):
-    env = os_env(keystone, keystone.user('p1', ('member', 'reader')))
+    env = keystone.openrc(keystone.user('p1', MEMBER))
     image_id = wrong['image']['id']
     controller, terminal = pty.openpty()
     try:

@@ -380,6 +380,21 @@ class Keystone:
                            password=self.password, user_domain_name=DOMAIN,
                            project_name=project, project_domain_name=DOMAIN)
 
+    def openrc(self, user):
+        """``os.environ`` with the ``OS_*`` variables of ``user`` only.
+
+        What an openrc file sets, for command-line clients run in a
+        subprocess; other ``OS_*`` variables of the caller are dropped.
+        """
+        project = 'admin' if user == 'admin' else self.users[user]['project']
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('OS_')}
+        env.update(OS_AUTH_URL=self.auth_url, OS_USERNAME=user,
+                   OS_PASSWORD=self.password, OS_PROJECT_NAME=project,
+                   OS_USER_DOMAIN_NAME=DOMAIN,
+                   OS_PROJECT_DOMAIN_NAME=DOMAIN)
+        return env
+
     def session(self, user, timeout=300):
         """A keystoneauth Session authenticating as ``user`` (password)."""
         return ks_session.Session(auth=self.auth(user), timeout=timeout)
