@@ -57,6 +57,14 @@ CASE_SERVERS = {
 }
 ALL_STORES = ('fast', 'cheap', 'cold')
 POLL = 0.2  # how often the benchmark's own clients look at an image
+# Glance saves an import task as processing only once its thread runs;
+# when that save fails (a database error) the thread's exception is lost,
+# the task stays pending and the image keeps its import lock for good.
+NEVER_STARTED_SECONDS = 60
+IMPORT_TIMEOUT_SECONDS = 1200
+_NEVER_STARTED = ('glance never ran the import task of image %s: still '
+                  'pending after %d s (glance lost an error of its task '
+                  'thread, e.g. a failed database write)')
 
 
 def servers_for(selected):
@@ -81,6 +89,42 @@ def missing_options(servers):
 
 class BenchmarkError(RuntimeError):
     """A variant did not do what it is supposed to do."""
+
+
+class Failures:
+    """Uploads that went wrong, counted and reported instead of timed.
+
+    One stuck glance import should not cost a whole run: the failure is
+    logged, counted per variant in the results, every image left not
+    active (never a base image: those are active) is deleted, and the run
+    goes on with one sample fewer.
+    """
+
+    def __init__(self, clients, log):
+        self.clients = clients
+        self.log = log
+        self.errors = {}
+
+    def attempt(self, name, run, *args):
+        try:
+            return run(*args)
+        except Exception as exc:  # a failed sample, whatever its cause
+            self.errors.setdefault(name, []).append(
+                '%s: %s' % (type(exc).__name__, exc))
+            self.log('  FAILED %s: %s: %s' % (name, type(exc).__name__, exc))
+            self._clean_up()
+            return None
+
+    def _clean_up(self):
+        client = self.clients.member['plain']
+        for image in client.list_images():
+            if image['status'] != 'active':
+                client.delete_image(image['id'])
+
+    def report(self, results, case, measure):
+        for name, errors in self.errors.items():
+            results.add_value(case, measure, name, len(errors), 'count',
+                              note=errors[0][:160].replace('|', '/'))
 
 
 class Clients:
@@ -110,9 +154,24 @@ def _expect(client, image_id, stores, what):
     return image
 
 
-def _wait_import(client, image_id, timeout=3600):
-    return client.wait_for(image_id, harness.import_finished,
-                           timeout=timeout, interval=POLL)
+def _wait_import(client, image_id):
+    """Look at the image every POLL s until its import has ended."""
+    began = time.monotonic()
+    checked = began
+    while True:
+        image = client.get_image(image_id)
+        if harness.import_finished(image):
+            return image
+        now = time.monotonic()
+        if now - began > IMPORT_TIMEOUT_SECONDS:
+            raise BenchmarkError('the import of image %s did not end within '
+                                 '%d s' % (image_id, IMPORT_TIMEOUT_SECONDS))
+        if now - began > NEVER_STARTED_SECONDS and now - checked > 5:
+            checked = now
+            if _newest_task(client, image_id)['status'] == 'pending':
+                raise BenchmarkError(_NEVER_STARTED % (
+                    image_id, NEVER_STARTED_SECONDS))
+        time.sleep(POLL)
 
 
 def _base(clients, stores):
@@ -268,16 +327,26 @@ def _newest_task(client, image_id):
     tasks = client.image_tasks(image_id)
     if not tasks:
         raise BenchmarkError('image %s has no import task' % image_id)
-    return max(tasks, key=lambda t: t.get('created_at') or '')['id']
+    return max(tasks, key=lambda t: t.get('created_at') or '')
 
 
 def logged_import(deployment, server, client, image_id):
     """``(started, ended)`` of the image's newest import, from the log of
     the server that ran it."""
+    task_id = _newest_task(client, image_id)['id']
+    waiting_since = time.monotonic()
+
+    def still_pending():
+        if time.monotonic() - waiting_since < NEVER_STARTED_SECONDS:
+            return
+        if _newest_task(client, image_id)['status'] == 'pending':
+            raise BenchmarkError(_NEVER_STARTED % (image_id,
+                                                   NEVER_STARTED_SECONDS))
+
     try:
         return glance_log.import_times(
-            deployment.envs[server].log_path,
-            _newest_task(client, image_id))
+            deployment.envs[server].log_path, task_id,
+            timeout=IMPORT_TIMEOUT_SECONDS, check=still_pending)
     except glance_log.ImportNotLogged as exc:
         raise BenchmarkError(str(exc)) from exc
 
@@ -393,6 +462,7 @@ PLAIN = 'plain upload, one store'
 CLIENT = 'client: stage + import'
 MANUAL = 'today: upload + copy-image'
 ALL_STORES_MODE = 'filter, respond_after=all_stores'
+SERIAL = 'filter, all_stores, max_parallel_stores=1'
 COLOCATION_VARIANTS = (
     (PLAIN, _plain_upload),
     (ALL_STORES_MODE, _filter_variant('filter-mps3', sample_threads=True)),
@@ -401,8 +471,7 @@ COLOCATION_VARIANTS = (
     ('filter, respond_after=staged', _filter_variant('filter-mps3-staged')),
     (CLIENT, _client_import),
     (MANUAL, _manual),
-    ('filter, all_stores, max_parallel_stores=1',
-     _filter_variant('filter', sample_threads=True)),
+    (SERIAL, _filter_variant('filter', sample_threads=True)),
 )
 MODES = [name for name, _run in COLOCATION_VARIANTS[:5]]
 
@@ -413,20 +482,29 @@ def colocation(deployment, clients, results, size_mib, repeat, path, log):
     names = [name for name, _run in COLOCATION_VARIANTS]
     runs = dict(COLOCATION_VARIANTS)
     uploads = {name: [] for name in names}
+    failures = Failures(clients, log)
     for number, order in common.alternating(names, repeat):
         for name in order:
-            image_id, upload = runs[name](deployment, clients, base, path)
+            done = failures.attempt(name, runs[name], deployment, clients,
+                                    base, path)
+            if done is None:
+                continue
+            image_id, upload = done
             clients.member['plain'].delete_image(image_id)
             uploads[name].append(upload)
             log('  %s, round %d/%d, %-42s waits %6.2f s, in every store '
                 'after %6.2f s' % (_size(size_mib), number + 1, repeat,
                                    name, upload.waited, upload.total))
     label = _size(size_mib)
+    failures.report(results, '3', '%s: failed uploads' % label)
+    names = [name for name in names if uploads[name]]
     for name in names:
         results.add('3', '%s: time the uploader (Cinder) waits' % label,
                     name, [u.waited for u in uploads[name]], 's',
                     baseline=name == PLAIN)
-    for name in names[1:]:
+    for name in names:
+        if name == PLAIN:
+            continue
         results.add('3', '%s: until active in all 3 stores' % label, name,
                     [u.total for u in uploads[name]], 's',
                     baseline=name == CLIENT)
@@ -445,11 +523,12 @@ def colocation(deployment, clients, results, size_mib, repeat, path, log):
                     name, [u.ended - u.import_started
                            for u in uploads[name]], 's',
                     baseline=name == CLIENT)
-    for name in (ALL_STORES_MODE, names[-1]):
+    waiting = [name for name in (ALL_STORES_MODE, SERIAL) if name in names]
+    for name in waiting:
         results.add('3', '%s: answer after the import\'s end' % label,
                     name, [u.answer_after_end * 1e3 for u in uploads[name]],
                     'ms')
-    for name in (ALL_STORES_MODE, names[-1]):
+    for name in waiting:
         shares = [100.0 * cpu / wall for cpu, wall in
                   (u.looking for u in uploads[name]) if wall]
         if shares:

@@ -63,15 +63,21 @@ def failed_text(task_id):
     return 'Task [%s] status changing from processing to failure' % task_id
 
 
-def import_times(path, task_id, timeout=3600, interval=0.1):
+def import_times(path, task_id, timeout=3600, interval=0.1, check=None,
+                 check_every=5.0):
     """``(started, ended)`` wall-clock times of one import task.
 
     Waits for the completion line, reading the log every ``interval``
     seconds (reading a file costs the server nothing). A failed task
-    raises at once.
+    raises at once. ``check``, when given, is called every
+    ``check_every`` seconds while waiting and may raise to give up.
     """
     deadline = time.monotonic() + timeout
+    next_check = time.monotonic() + check_every
     while True:
+        if check is not None and time.monotonic() >= next_check:
+            check()
+            next_check = time.monotonic() + check_every
         ended = find(path, completed_text(task_id))
         if ended is not None:
             return find(path, started_text(task_id)), ended

@@ -5,7 +5,7 @@ import json
 from benchmarks import common
 
 _FORMATS = {'s': '%.2f s', 'ms': '%.1f ms', 'us': '%.2f us',
-            'MiB': '%.0f MiB', '%': '%.2f %%'}
+            'MiB': '%.0f MiB', '%': '%.2f %%', 'count': '%d'}
 
 
 def _fmt(value, unit, markdown=False):

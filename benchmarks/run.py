@@ -227,8 +227,9 @@ def _charts(args, machine, uploads):
     def median(name, attribute):
         return common.median([getattr(u, attribute) for u in uploads[name]])
 
+    measured = [name for name in uploads if uploads[name]]
     groups = [(name, [median(name, 'waited'), median(name, 'total')])
-              for name in uploads if name != cases.PLAIN]
+              for name in measured if name != cases.PLAIN]
     colocation = charts.bar_chart(
         out / 'colocation.png', 'Co-location of a %s volume into 3 stores:\n'
         'seconds until the uploader is answered and until the image is '
@@ -237,7 +238,8 @@ def _charts(args, machine, uploads):
         notes=notes)
     plain = median(cases.PLAIN, 'waited')
     waits = [('%s (%.2fx)' % (name, median(name, 'waited') / plain),
-              [median(name, 'waited')]) for name in cases.MODES]
+              [median(name, 'waited')]) for name in cases.MODES
+             if name in measured]
     modes = charts.bar_chart(
         out / 'respond_after.png', 'The uploader\'s wait for a %s volume '
         'into 3 stores, per respond_after mode:\nseconds (and times a '
