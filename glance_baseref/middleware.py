@@ -199,8 +199,9 @@ class BaseRefFilter:
         try:
             catalog = self._catalog.get(glance)
         except Exception as exc:
-            LOG.info('glance_baseref: image %s goes to the default store: '
-                     'the store list could not be read: %s', image_id, exc)
+            LOG.info('%simage %s goes to the default store: the store list '
+                     'could not be read: %s', self.settings.log_prefix,
+                     image_id, exc)
             return None, None, self.app(environ, start_response)
         if not catalog.multistore:
             return None, None, self.app(environ, start_response)

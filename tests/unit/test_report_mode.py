@@ -73,20 +73,27 @@ def test_report_mode_changes_nothing_and_says_what_it_would_do(
     assert pl.messages(caplog, logging.WARNING) == []
 
 
-def test_report_mode_leaves_the_import_request_alone(make_pipeline, caplog):
+@pytest.mark.parametrize('base,would', [
+    (pl.BASE, 'base %s: the base image is in cheap,cold; stores cheap,cold '
+              'by import request; handed on untouched in ' % pl.BASE),
+    ('a,b', 'refused with 400: The x-openstack-base-image-ref header holds '
+            'several values'),
+], ids=['stores', 'invalid header'])
+def test_report_mode_leaves_the_import_request_alone(make_pipeline, caplog,
+                                                     base, would):
     pipeline = make_pipeline(mode='report')
     pipeline.fake.images[pl.BASE]['stores'] = 'cheap,cold'
 
-    pipeline.import_(IMPORT_BODY)
+    response = pipeline.import_(IMPORT_BODY, base=base)
 
+    assert response.status_int == 202  # glance's own answer
     posted, = pipeline.fake.find('POST', pl.IMPORT_PATH)
-    line, = [ln for ln in pl.messages(caplog, logging.INFO)
-             if pl.TARGET in ln]
     assert posted.body == IMPORT_BODY
     assert posted.content_length == str(len(IMPORT_BODY))
+    line, = [ln for ln in pl.messages(caplog, logging.INFO)
+             if pl.TARGET in ln]
     assert line.startswith(WOULD)
-    assert ('stores cheap,cold by import request; handed on untouched'
-            in line)
+    assert would in line
 
 
 def test_report_mode_still_lets_the_store_header_win(make_pipeline, caplog):
