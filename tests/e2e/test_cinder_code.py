@@ -63,6 +63,23 @@ def test_base_image_only_lands_in_the_base_stores(
     assert client.get_image(image_id)['base_image_ref'] == base
 
 
+def test_colocation_check_fails_without_the_filter(
+        keystone, make_keystone_glance, volume_path):
+    """The check above can fail: without ``baseref`` in the pipeline
+    Cinder's upload lands in glance's default store."""
+    deployment = make_keystone_glance(with_filter=False)
+    client = deployment.client('p1')
+    base_id = harness.make_base_image(client, ('cheap', 'cold'),
+                                      b'base')['id']
+    image_id = cinder_upload(keystone, deployment, volume_path,
+                             base_image_ref=base_id)
+    with pytest.raises(AssertionError):
+        assert_landed(deployment, client, image_id, ('cheap', 'cold'),
+                      data=VOLUME)
+    assert_landed(deployment, client, image_id, (DEFAULT_STORE,),
+                  data=VOLUME)
+
+
 def test_store_id_of_the_volume_type_wins(
         keystone, keystone_glance, volume_path, base):
     image_id = cinder_upload(keystone, keystone_glance, volume_path,
