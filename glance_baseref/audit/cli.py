@@ -6,6 +6,7 @@ repair skipped on purpose), 2 an error (errors win over 1).
 """
 
 import argparse
+import logging
 import sys
 
 EXIT_OK = 0
@@ -71,6 +72,10 @@ def main(argv=None, auth=None):
     describe (for programs that embed the tool).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    # keystoneauth's retry warnings, under the tool's name (a program that
+    # embeds the tool and configured logging keeps its own handlers).
+    logging.basicConfig(format=PROG + ': %(levelname)s: %(message)s',
+                        level=logging.WARNING)
     try:
         parser = build_parser(argv)
     except ImportError as exc:

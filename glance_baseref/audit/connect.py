@@ -37,19 +37,21 @@ class Connection:
     roles: tuple = None     # None: the auth plugin does not tell
     project_id: str = None
     retries: int = 3
-    retry_delay: float = 0.5
 
     @property
     def is_admin(self):
         return self.roles is not None and ADMIN_ROLE in self.roles
 
     def client(self):
-        """A glanceclient v2 client; one per thread (requests' pools)."""
+        """A glanceclient v2 client; one per thread (requests' pools).
+
+        keystoneauth does the retries: pauses of 0.5 s doubling (or what
+        a Retry-After header says), each one logged as a warning.
+        """
         return glanceclient.Client(
             '2', self.endpoint, session=self.session,
             status_code_retries=self.retries,
             retriable_status_codes=list(RETRIED_STATUSES),
-            status_code_retry_delay=self.retry_delay,
             connect_retries=self.retries)
 
 

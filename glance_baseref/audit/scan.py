@@ -24,12 +24,15 @@ class ScanResult:
 
 
 def describe(error):
-    """One line for a glanceclient error, with the status when it has one."""
+    """One line for a glanceclient error, with the HTTP status it has."""
     code = getattr(error, 'code', None)
-    text = str(error).strip() or type(error).__name__
-    if isinstance(code, int) and str(code) not in text:
-        text = 'HTTP %d %s' % (code, text)
-    return text
+    details = (getattr(error, 'details', None) or str(error)
+               or type(error).__name__).strip()
+    if not isinstance(code, int):
+        return details
+    if details.startswith(str(code)):  # glance's own "404 Not Found: ..."
+        return 'HTTP %s' % details
+    return 'HTTP %d: %s' % (code, details)
 
 
 def read_catalog(client):

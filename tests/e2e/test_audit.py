@@ -210,7 +210,9 @@ def test_errors_win_over_missing(capsys, audit_glance, project, lineage,
     assert set(missing_by_image(report)) == {lineage['wrong']['id']}
     assert report['skipped'][0]['skipped'].startswith(
         'the base image could not be read')
-    assert '503' in report['errors'][0] and '503' in err
+    assert report['errors'] == ['base image %s: HTTP 503: fault injected '
+                                'by the test proxy' % other_base['id']]
+    assert 'error: %s' % report['errors'][0] in err
     # --retries 2: keystoneauth asked three times before giving up.
     assert len(proxy.requests('GET', other_base['id'])) == 3
     assert status == cli.EXIT_ERROR
