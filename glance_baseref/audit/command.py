@@ -38,6 +38,13 @@ def run(args, auth=None, stdout=None, stderr=None):
                     if s.strip())
     try:
         catalog = scan.read_catalog(client)
+        if repairing:
+            methods = scan.import_methods(client)
+            if repair.COPY_IMAGE not in methods:
+                raise scan.ScanError(
+                    'repair needs the %s import method, and this glance '
+                    'offers %s (enabled_import_methods)'
+                    % (repair.COPY_IMAGE, ', '.join(methods) or 'none'))
         result = scan.scan(client, catalog, allowed, project=args.project,
                            image_ids=args.image, page_size=args.page_size,
                            progress=progress)

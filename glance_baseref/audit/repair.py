@@ -16,8 +16,10 @@ import time
 from glanceclient import exc as glance_exc
 
 from glance_baseref import stores
+from glance_baseref.audit import connect
 from glance_baseref.audit import scan
 
+COPY_IMAGE = 'copy-image'
 IMPORT_TASK_KEY = 'os_glance_import_task'
 FAILED_KEY = 'os_glance_failed_import'
 COPY_IMAGE_DENIED = ('glance refused copy-image (403): it is an admin '
@@ -137,14 +139,15 @@ class Repairer:
                            detail=str(exc))
         except (glance_exc.ClientException,
                 glance_exc.BaseException) as exc:
-            return Outcome(image_id, 'error', finding.missing,
-                           detail='glance: %s (after %d retries)'
-                           % (scan.describe(exc), self.connection.retries))
+            detail = 'glance: %s' % scan.describe(exc)
+            if getattr(exc, 'code', None) in connect.RETRIED_STATUSES:
+                detail += ' (after %d retries)' % self.connection.retries
+            return Outcome(image_id, 'error', finding.missing, detail=detail)
         return self._judge(image, finding.missing, wanted)
 
     def _start_copy(self, client, image_id, wanted):
         try:
-            client.images.image_import(image_id, method='copy-image',
+            client.images.image_import(image_id, method=COPY_IMAGE,
                                        stores=list(wanted),
                                        allow_failure=True)
         except glance_exc.HTTPConflict:

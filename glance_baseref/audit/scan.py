@@ -51,6 +51,16 @@ def read_catalog(client):
                                read_only=read_only, default=default)
 
 
+def import_methods(client):
+    """The import methods this glance offers (``GET /v2/info/import``)."""
+    try:
+        info = client.images.get_import_info()
+    except (glance_exc.ClientException, glance_exc.BaseException) as exc:
+        raise ScanError('GET /v2/info/import failed: %s'
+                        % describe(exc)) from exc
+    return list(info.get('import-methods', {}).get('value', []))
+
+
 def list_images(client, project=None, page_size=100, progress=None):
     """Every image the token can see (of ``project``), page by page."""
     seen = {}

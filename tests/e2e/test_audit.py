@@ -355,3 +355,22 @@ def test_an_unknown_image_is_an_error(capsys, audit_glance, project,
     assert set(missing_by_image(report)) == {lineage['wrong']['id']}
     assert 'error: image %s' % unknown in err
     assert status == cli.EXIT_ERROR
+
+
+def test_repair_needs_copy_image_enabled(capsys, make_glance):
+    deployment = make_glance(with_filter=False,
+                             import_methods=('glance-direct',))
+    owner = client(deployment, 'p-nocopy')
+    base = harness.make_base_image(owner, ['cheap'], DATA)
+    wrong = misplaced(owner, base)
+    url = deployment.server.url
+    status, _out, err = run_audit(capsys, url, ['check', '--image',
+                                                wrong['id']])
+    assert status == cli.EXIT_MISSING
+    status, out, err = run_audit(capsys, url, ['repair', '--image',
+                                               wrong['id']])
+    assert err == ('glance-baseref-audit: error: repair needs the '
+                   'copy-image import method, and this glance offers '
+                   'glance-direct (enabled_import_methods)\n')
+    assert out == '' and status == cli.EXIT_ERROR
+    assert harness.image_stores(owner.get_image(wrong['id'])) == {'fast'}
