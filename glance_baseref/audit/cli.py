@@ -33,7 +33,7 @@ def build_parser(argv):
     repair = commands.add_parser(
         'repair', parents=[common],
         help='Copy images into the stores they lack (admin).')
-    repair.add_argument('--max-concurrent', type=int, default=2,
+    repair.add_argument('--max-concurrent', type=_positive_int, default=2,
                         metavar='N', help='Imports running at once '
                         '(default 2).')
     repair.add_argument('--dry-run', action='store_true',
@@ -60,9 +60,17 @@ def _common_parser():
              'allowed_stores); default: every enabled, writable store.')
     common.add_argument('-f', '--format', choices=('table', 'json'),
                         default='table', help='Output on stdout.')
-    common.add_argument('--page-size', type=int, default=100, metavar='N',
+    common.add_argument('--page-size', type=_positive_int, default=100,
+                        metavar='N',
                         help='Images per listing request (default 100).')
     return common
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError('%s is not 1 or more' % text)
+    return value
 
 
 def main(argv=None, auth=None):

@@ -9,13 +9,12 @@ from glance_baseref.audit import repair
 from glance_baseref.audit import scan
 
 
-def run(args, auth=None, stdout=None, stderr=None):
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
+def say(text):
+    sys.stderr.write('%s: %s\n' % (cli.PROG, text))
 
-    def say(text):
-        stderr.write('%s: %s\n' % (cli.PROG, text))
 
+def run(args, auth=None):
+    """Connect, read, then check or repair; returns the exit status."""
     try:
         conn = connect.connect(args, auth)
     except connect.ConnectError as exc:
@@ -28,26 +27,13 @@ def run(args, auth=None, stdout=None, stderr=None):
             '(copy_image: role:admin); this token has the roles %s'
             % (', '.join(conn.roles) or 'none'))
         return cli.EXIT_ERROR
-    partial = _partial_notice(conn)
-    if partial:
-        say(partial)
+    notice = _partial_notice(conn)
+    if notice:
+        say(notice)
 
-    progress = output.Progress(stderr)
-    client = conn.client()
-    allowed = tuple(s.strip() for s in args.allowed_stores.split(',')
-                    if s.strip())
+    progress = output.Progress(sys.stderr)
     try:
-        catalog = scan.read_catalog(client)
-        if repairing:
-            methods = scan.import_methods(client)
-            if repair.COPY_IMAGE not in methods:
-                raise scan.ScanError(
-                    'repair needs the %s import method, and this glance '
-                    'offers %s (enabled_import_methods)'
-                    % (repair.COPY_IMAGE, ', '.join(methods) or 'none'))
-        result = scan.scan(client, catalog, allowed, project=args.project,
-                           image_ids=args.image, page_size=args.page_size,
-                           progress=progress)
+        result = _read(conn.client(), args, repairing, progress)
     except scan.ScanError as exc:
         progress.clear()
         say('error: %s' % exc)
@@ -55,17 +41,39 @@ def run(args, auth=None, stdout=None, stderr=None):
     progress.clear()
     for error in result.errors:
         say('error: %s' % error)
-    is_partial = None if conn.roles is None else not conn.is_admin
-
+    partial = None if conn.roles is None else not conn.is_admin
     if args.command == 'check':
-        text = (output.check_json(result, is_partial)
-                if args.format == 'json' else output.check_table(result))
-        stdout.write(text + '\n')
-        if result.errors:
-            return cli.EXIT_ERROR
-        missing = any(f.missing for f in result.findings)
-        return cli.EXIT_MISSING if missing else cli.EXIT_OK
+        return _check(args, result, partial)
+    return _repair(args, conn, result, partial, progress)
 
+
+def _read(client, args, repairing, progress):
+    allowed = tuple(s.strip() for s in args.allowed_stores.split(',')
+                    if s.strip())
+    catalog = scan.read_catalog(client)
+    if repairing:
+        methods = scan.import_methods(client)
+        if repair.COPY_IMAGE not in methods:
+            raise scan.ScanError(
+                'repair needs the %s import method, and this glance offers '
+                '%s (enabled_import_methods)'
+                % (repair.COPY_IMAGE, ', '.join(methods) or 'none'))
+    return scan.scan(client, catalog, allowed, project=args.project,
+                     image_ids=args.image, page_size=args.page_size,
+                     progress=progress)
+
+
+def _check(args, result, partial):
+    text = (output.check_json(result, partial) if args.format == 'json'
+            else output.check_table(result))
+    sys.stdout.write(text + '\n')
+    if result.errors:
+        return cli.EXIT_ERROR
+    missing = any(f.missing for f in result.findings)
+    return cli.EXIT_MISSING if missing else cli.EXIT_OK
+
+
+def _repair(args, conn, result, partial, progress):
     repairer = repair.Repairer(conn, timeout=args.copy_timeout,
                                poll_interval=args.poll_interval,
                                progress=progress)
@@ -73,14 +81,15 @@ def run(args, auth=None, stdout=None, stderr=None):
                             args.dry_run)
     progress.clear()
     if args.format == 'json':
-        stdout.write(output.repair_json(outcomes, result.errors, is_partial,
-                                        args.dry_run) + '\n')
+        sys.stdout.write(output.repair_json(outcomes, result.errors, partial,
+                                            args.dry_run) + '\n')
     elif outcomes:
-        stdout.write(output.repair_table(outcomes) + '\n')
+        sys.stdout.write(output.repair_table(outcomes) + '\n')
     else:
-        stdout.write('nothing to repair: %d images read, %d with '
-                     'base_image_ref, none lacks a usable store of its '
-                     'base\n' % (result.images_read, len(result.findings)))
+        sys.stdout.write('nothing to repair: %d images read, %d with '
+                         'base_image_ref, none lacks a usable store of its '
+                         'base\n' % (result.images_read,
+                                     len(result.findings)))
     if result.errors or any(o.result in repair.ERROR_RESULTS
                             for o in outcomes):
         return cli.EXIT_ERROR
