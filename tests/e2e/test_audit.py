@@ -374,3 +374,23 @@ def test_repair_needs_copy_image_enabled(capsys, make_glance):
                    'glance-direct (enabled_import_methods)\n')
     assert out == '' and status == cli.EXIT_ERROR
     assert harness.image_stores(owner.get_image(wrong['id'])) == {'fast'}
+
+
+def test_hidden_images_and_allowed_stores(capsys, audit_glance, project,
+                                          lineage):
+    owner = lineage['owner']
+    hidden = owner.create_image(name='hidden', os_hidden=True,
+                                base_image_ref=lineage['base']['id'])
+    owner.upload(hidden['id'], DATA)
+    owner.wait_for(hidden['id'], lambda i: i['status'] == 'active')
+    url = audit_glance.server.url
+    status, report, _err = check_json(capsys, url, '--project', project)
+    assert missing_by_image(report)[hidden['id']] == ['cheap', 'cold']
+    status, report, _err = check_json(capsys, url, '--project', project,
+                                      '--allowed-stores', 'cold,fast')
+    assert missing_by_image(report) == {
+        lineage['wrong']['id']: ['cold'], lineage['half']['id']: ['cold'],
+        hidden['id']: ['cold']}
+    ignored = {f['image_id']: f['ignored'] for f in report['missing']}
+    assert ignored[lineage['wrong']['id']] == ['cheap']
+    assert status == cli.EXIT_MISSING
