@@ -2,22 +2,27 @@
 
 ``./run demo`` runs this file. It
 
-1. starts glance-api 33 under uWSGI on 127.0.0.1 with three file stores
-   (``fast`` is the default) and ``baseref`` in its paste pipeline;
-2. creates a base image in the two non-default stores, ``cheap`` and
+1. starts a real Keystone 30 under uWSGI on 127.0.0.1 (sqlite, fernet
+   tokens; its virtualenv is built on first use) with a deployment's users
+   and projects;
+2. starts glance-api 33 under uWSGI on 127.0.0.1 with three file stores
+   (``fast`` is the default) in the shipped ``keystone`` paste flavor with
+   ``baseref`` right after ``context``, and puts it in Keystone's catalog;
+3. creates a base image in the two non-default stores, ``cheap`` and
    ``cold``;
-3. uploads a "volume" three times the way Cinder does (python-glanceclient
-   on a keystoneauth session, ``http_client.additional_headers``, a chunked
+4. uploads a "volume" three times the way Cinder does (python-glanceclient
+   on a keystoneauth session with the user's token, glance found in the
+   catalog, ``http_client.additional_headers``, a chunked
    ``images.upload``): with the base-image header only, with the base-image
    header and ``x-image-meta-store``, and with no header;
-4. prints where each image landed, according to the API and to the files
+5. prints where each image landed, according to the API and to the files
    in the stores' directories, and how long the upload took;
-5. stops glance and deletes everything it wrote, also on Ctrl-C, SIGTERM
-   or an error.
+6. stops glance and Keystone and deletes everything they wrote, also on
+   Ctrl-C, SIGTERM or an error.
 
-``--keep`` leaves glance running after the table until Ctrl-C, with curl
-commands to look at it. There is no keystone: glance's ``context`` filter
-trusts the identity headers those commands send.
+``--keep`` leaves both running after the table until Ctrl-C, with
+``glance`` CLI commands (python-glanceclient, in the demo's virtualenv)
+that authenticate against this Keystone.
 """
 
 import argparse
@@ -33,12 +38,14 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from tests import harness  # noqa: E402
+from tests.harness import keystone as keystone_harness  # noqa: E402
 
 STORES = ('fast', 'cheap', 'cold')
 DEFAULT_STORE = 'fast'
 BASE_STORES = ('cheap', 'cold')
 EXPLICIT_STORE = 'cold'
-STEPS = 8
+STEPS = 9
+PROJECT = 'p1'
 
 
 class Progress:
@@ -126,19 +133,27 @@ def print_table(rows):
               .rstrip())
 
 
-def print_keep_help(server, client, rows, base_id):
-    ident = ' '.join("-H '%s: %s'" % kv
-                     for kv in client.auth.identity_headers().items())
+def glance_cli(keystone, user):
+    """The ``glance`` command line of ``user``, glance from the catalog."""
+    return ' '.join([
+        os.path.join(os.path.dirname(sys.executable), 'glance'),
+        '--os-auth-url', keystone.auth_url,
+        '--os-username', user, '--os-password', keystone.password,
+        '--os-project-name', PROJECT,
+        '--os-user-domain-name', keystone_harness.DOMAIN,
+        '--os-project-domain-name', keystone_harness.DOMAIN])
+
+
+def print_keep_help(keystone, server, rows, base_id):
+    glance = glance_cli(keystone, keystone.user(PROJECT))
     print()
-    print('glance-api keeps running on %s (uWSGI master pid %d); press '
-          'Ctrl-C to stop it and clean up.' % (server.url, server.pid))
-    print('There is no keystone: glance trusts these identity headers, so '
-          'use curl rather than the glance CLI:')
-    print("  curl -s %s %s/v2/images/%s | python3 -m json.tool"
-          % (ident, server.url, rows[0]['id']))
-    print("  curl -s %s %s/v2/info/stores" % (ident, server.url))
-    print("  curl -s %s '%s/v2/images?name=base-image'"
-          % (ident, server.url))
+    print('glance-api keeps running on %s (uWSGI master pid %d), Keystone '
+          'on %s (pid %d); press Ctrl-C to stop them and clean up.'
+          % (server.url, server.pid, keystone.url, keystone.server.pid))
+    print('The glance CLI finds glance in the catalog of this Keystone:')
+    print('  %s image-show %s' % (glance, rows[0]['id']))
+    print('  %s image-list --property-filter name=base-image' % glance)
+    print('  %s stores-info' % glance)
     print('Base image: %s. Glance log: %s' % (base_id, server.env.log_path))
 
 
@@ -164,26 +179,34 @@ def main(argv=None):
     base_dir = pathlib.Path(tempfile.mkdtemp(prefix='glance-baseref-demo-',
                                              dir=args.workdir))
     progress = Progress(STEPS)
+    keystone = None
     server = None
     env = None
-    print('glance_baseref demo: glance-api %s under uWSGI, stores %s '
-          '(default %s), filter baseref in the pipeline'
+    print('glance_baseref demo: Keystone and glance-api %s under uWSGI, '
+          'stores %s (default %s), filter baseref in the pipeline'
           % (_glance_version(), ', '.join(STORES), DEFAULT_STORE))
     try:
+        progress.step('starting Keystone 30 on 127.0.0.1 (the first run '
+                      'builds its virtualenv, about 2 minutes)')
+        keystone = keystone_harness.Keystone.start(base_dir / 'keystone',
+                                                   database='sqlite')
+        progress.done('up at %s' % keystone.url)
+
         progress.step('writing configuration, stores and database in %s'
                       % base_dir)
-        env = harness.GlanceEnv.create(base_dir / 'glance', stores=STORES,
-                                       default_store=DEFAULT_STORE)
+        env = harness.GlanceEnv.create(
+            base_dir / 'glance', stores=STORES, default_store=DEFAULT_STORE,
+            authtoken=keystone.authtoken_options())
         progress.done()
 
         progress.step('starting glance-api on 127.0.0.1')
         server = harness.GlanceServer(env, port=args.port)
         server.start()
-        progress.done('up at %s, pipeline: %s' % (server.url,
-                                                  _pipeline(env)))
+        keystone.register_image_endpoint(server.url)
+        progress.done('up at %s, in the catalog, pipeline: %s'
+                      % (server.url, _pipeline(env)))
 
-        client = harness.CinderLikeClient(server.url, project_id='demo',
-                                          user_id='demo-user')
+        client = keystone.client(PROJECT)
         progress.step('creating a base image in %s (stage + glance-direct '
                       'import)' % ', '.join(BASE_STORES))
         base = harness.make_base_image(client, BASE_STORES,
@@ -225,7 +248,7 @@ def main(argv=None):
                   'header glance wrote its default store.'
                   % (base['stores'], DEFAULT_STORE))
         if args.keep:
-            print_keep_help(server, client, rows, base['id'])
+            print_keep_help(keystone, server, rows, base['id'])
             while True:
                 signal.pause()
         return 1 if wrong else 0
@@ -244,12 +267,15 @@ def main(argv=None):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         progress.number = STEPS - 1
-        progress.step('stopping glance-api and removing %s' % base_dir)
+        progress.step('stopping glance-api and Keystone, removing %s'
+                      % base_dir)
         try:
             if server is not None:
                 server.stop()
             if env is not None:
                 env.destroy()
+            if keystone is not None:
+                keystone.stop()
         finally:
             shutil.rmtree(base_dir, ignore_errors=True)
         progress.done()
@@ -265,7 +291,7 @@ def _glance_version():
 
 def _pipeline(env):
     for line in env.paste_path.read_text().splitlines():
-        if line.startswith('default ='):
+        if line.startswith('%s =' % (env.flavor or 'default')):
             return line.split('=', 1)[1].strip()
     return '?'
 
