@@ -187,7 +187,7 @@ def main(argv=None):
           % (_glance_version(), ', '.join(STORES), DEFAULT_STORE))
     try:
         progress.step('starting Keystone 30 on 127.0.0.1 (the first run '
-                      'builds its virtualenv, about 2 minutes)')
+                      'builds its virtualenv: about a minute more)')
         keystone = keystone_harness.Keystone.start(base_dir / 'keystone',
                                                    database='sqlite')
         progress.done('up at %s' % keystone.url)

@@ -52,8 +52,11 @@ Keystone facts this module relies on (measured here):
   project and user, the roles admin, manager, member, reader and service,
   the implications admin -> manager -> member -> reader, and the identity
   endpoints; a token lists the implied roles too.
-* Keystone 30 enforces scope on its own API: users, projects and role
-  assignments are created with a system-scoped admin token.
+* Users, projects, role assignments and the image endpoint are created
+  through keystone's API with the bootstrap admin's system-scoped token.
+* ``keystone-manage fernet_setup``/``credential_setup`` require
+  ``--keystone-user``/``--keystone-group`` (the owner of the key
+  directories): the user running the tests.
 * An expired token cannot be asked for; :meth:`Keystone.expired_token`
   makes one with keystone's own fernet token formatter and keys, with an
   expiry in the past. Keystone then answers 404 to its validation, exactly
