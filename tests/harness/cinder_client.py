@@ -28,6 +28,7 @@ import time
 import uuid
 
 import glanceclient
+import glanceclient.exc
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
 
@@ -180,6 +181,19 @@ class CinderLikeClient:
                 raise TimeoutError('image %s: condition not met within %ss; '
                                    'last seen: %r' % (image_id, timeout,
                                                       image))
+            time.sleep(interval)
+
+    def wait_deleted(self, image_id, timeout=60, interval=0.2):
+        """Poll until the image is gone (404); TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                image = self.get_image(image_id)
+            except glanceclient.exc.HTTPNotFound:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError('image %s still there after %ss: %r'
+                                   % (image_id, timeout, image))
             time.sleep(interval)
 
     # ------------------------------------------------------------------

@@ -31,18 +31,6 @@ def short_proxy(tmp_path, node, timeout_server):
     return proxy.start()
 
 
-def wait_gone(glance, image_id, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            glance.get_image(image_id)
-        except glanceclient.exc.HTTPNotFound:
-            return
-        time.sleep(0.2)
-    raise AssertionError('image %s still there after %ss'
-                         % (image_id, timeout))
-
-
 def test_import_timeout_below_the_proxy_timeout_answers_first(
         cluster, client, tmp_path):
     # The setting doc/scaling-out.md recommends: import_timeout plus
@@ -66,7 +54,7 @@ def test_import_timeout_below_the_proxy_timeout_answers_first(
     assert 'import_timeout' in caught.value.details, caught.value
     (line,) = decided(node, image_id)
     assert 'answered 504' in line, line
-    wait_gone(client(node.url), image_id)
+    client(node.url).wait_deleted(image_id)
     assert cluster.files_for(image_id) == {}
     print('128 MiB into fast,cheap on c (serial): the filter answered 504 '
           'after %.2fs; image deleted, no file left' % waited)
