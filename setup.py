@@ -18,6 +18,9 @@ setuptools.setup(
         'oslo.config>=9.0',
         'oslo.utils>=6.0',
         'PasteDeploy>=2.0',
+        # Asking another glance-api node for its stores (stage_host.py);
+        # glance-api has it already.
+        'requests>=2.14',
     ],
     # The audit tool runs on an operator's machine, not inside glance-api:
     # glance-api has no use for a glance client, so the filter's install
