@@ -43,12 +43,18 @@ def base(keystone_glance):
 
 
 def cinder_upload(keystone, deployment, volume_path, project='p1', **volume):
-    """Cinder's upload as a member of ``project``; it must succeed."""
+    """Cinder's upload as a member of ``project``; it must succeed, and
+    send the headers that ``volume`` calls for."""
     creds = drivers.credentials(keystone, keystone.user(project))
     result = drivers.cinder_upload(creds, deployment.server.url,
                                    volume_path, **volume)
     assert result['error'] is None, result['log'][-4000:]
     assert result['status'] == 'active', result
+    sent = drivers.upload_headers(result)
+    assert sent.get(harness.BASE_IMAGE_HEADER) == volume.get(
+        'base_image_ref'), sent
+    assert sent.get(harness.STORE_HEADER) == volume.get('store_id'), sent
+    assert ('X-Service-Token' in sent) == bool(volume.get('service_user'))
     return result['image_id']
 
 
@@ -78,6 +84,17 @@ def test_colocation_check_fails_without_the_filter(
                       data=VOLUME)
     assert_landed(deployment, client, image_id, (DEFAULT_STORE,),
                   data=VOLUME)
+
+
+def test_user_and_service_token_colocate_as_the_user(
+        keystone, keystone_glance, volume_path, base):
+    """``[service_user] send_service_user_token = true``: Cinder sends
+    its own service token along with the user's."""
+    image_id = cinder_upload(
+        keystone, keystone_glance, volume_path, base_image_ref=base,
+        service_user=drivers.service_user_options(keystone))
+    assert_landed(keystone_glance, keystone_glance.client('p1'), image_id,
+                  ('cheap', 'cold'), data=VOLUME)
 
 
 def test_store_id_of_the_volume_type_wins(

@@ -73,6 +73,9 @@ def snapshot(keystone, deployment, disk_path, disk_format, base_image_ref):
                                    base_image_ref=base_image_ref,
                                    disk_format=disk_format)
     assert result['error'] is None, result['log'][-4000:]
+    sent = drivers.upload_headers(result)
+    assert harness.BASE_IMAGE_HEADER not in sent, sent
+    assert harness.STORE_HEADER not in sent, sent
     if base_image_ref:
         assert result['properties']['base_image_ref'] == base_image_ref
     else:

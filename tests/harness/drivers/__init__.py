@@ -14,8 +14,10 @@ stderr is the services' own logging, kept for the error message.
 
 import json
 import pathlib
+import re
 import subprocess
 
+from tests.harness import keystone as keystone_harness
 from tests.harness import venvs
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -44,6 +46,20 @@ def run(script, request, timeout=300):
     return result
 
 
+def upload_headers(result):
+    """Headers of the ``PUT /v2/images/{id}/file`` a script sent.
+
+    Read from keystoneauth's request log in the script's stderr (token
+    values appear there as hashes). Raises AssertionError unless there
+    was exactly one such request.
+    """
+    puts = [line for line in result['log'].splitlines()
+            if 'REQ: curl' in line and ' -X PUT ' in line
+            and '/file ' in line]
+    assert len(puts) == 1, puts
+    return dict(re.findall(r'-H "([^:"]+): ([^"]*)"', puts[0]))
+
+
 def credentials(keystone, user):
     """What a service's request context holds for ``user``: a fresh
     project-scoped token, the ids, the role names."""
@@ -53,19 +69,32 @@ def credentials(keystone, user):
             'project_id': access.project_id, 'roles': access.role_names}
 
 
+def service_user_options(keystone, user='cinder'):
+    """``[service_user]`` auth options of Keystone's ``user`` (password)."""
+    auth = keystone.auth(user)
+    return {'auth_type': 'password', 'auth_url': auth.auth_url,
+            'username': user, 'password': keystone.password,
+            'project_name': keystone.users[user]['project'],
+            'user_domain_name': keystone_harness.DOMAIN,
+            'project_domain_name': keystone_harness.DOMAIN}
+
+
 def cinder_upload(creds, glance_url, volume_path, base_image_ref=None,
-                  store_id=None, name='volume-upload'):
+                  store_id=None, service_user=None, name='volume-upload'):
     """Upload the file ``volume_path`` as Cinder's volume manager does.
 
     ``base_image_ref``: the volume was created from that image (its
     ``glance_metadata['image_id']``); ``store_id``: its volume type's
-    ``image_service:store_id``. Returns ``image_id``, ``error`` (None on
+    ``image_service:store_id``; ``service_user``: Cinder's
+    ``[service_user]`` options (see :func:`service_user_options`), which
+    make it send ``X-Service-Token`` too. Returns ``image_id``, ``error`` (None on
     success), ``status`` ('deleted' once Cinder deleted it) and, after a
     failure, ``status_after_failure`` (what Cinder's clean-up found).
     """
     return run('cinder_upload.py', dict(
         creds, glance_url=glance_url, volume_path=str(volume_path),
-        base_image_ref=base_image_ref, store_id=store_id, name=name))
+        base_image_ref=base_image_ref, store_id=store_id,
+        service_user=service_user, name=name))
 
 
 def nova_snapshot(creds, glance_url, disk_path, base_image_ref=None,

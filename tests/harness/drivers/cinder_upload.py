@@ -34,6 +34,13 @@ Quirks of running Cinder outside its service (measured with 29.0.0):
   policy files. Cinder sends ``X-Auth-Token`` and
   ``X-OpenStack-Request-ID`` from the context, nothing else.
 * ``run_as_root=False``: the volume is a plain file the driver can read.
+* ``[service_user]`` (``send_service_user_token`` and the service user's
+  password credentials) must come from a configuration file: keystoneauth
+  registers the auth plugin's options only while loading them, so they
+  cannot be set as overrides beforehand. Cinder then wraps the user's
+  token with ``ServiceTokenAuthWrapper`` and sends ``X-Service-Token``.
+  keystoneauth's request log (DEBUG, on stderr) shows the headers sent,
+  token values hashed.
 * A volume not created from an image has ``glance_metadata == {}`` (what
   cinder's Volume object loads when there is none).
 """
@@ -45,6 +52,8 @@ from cinder import monkey_patch
 monkey_patch.patch()
 
 import json  # noqa: E402
+import logging  # noqa: E402
+import tempfile  # noqa: E402
 import traceback  # noqa: E402
 import uuid  # noqa: E402
 
@@ -61,9 +70,19 @@ from cinder.volume import manager  # noqa: E402
 from cinder.volume import volume_utils  # noqa: E402
 
 
-def configure(glance_url):
+def configure(glance_url, service_user):
+    """Cinder's options; ``service_user``: ``[service_user]`` auth
+    options (None: no service token)."""
+    files = []
+    if service_user:
+        with tempfile.NamedTemporaryFile('w', suffix='.conf',
+                                         delete=False) as conf_file:
+            conf_file.write('[service_user]\nsend_service_user_token = true\n')
+            conf_file.writelines('%s = %s\n' % item
+                                 for item in sorted(service_user.items()))
+        files.append(conf_file.name)
     conf = cfg.CONF
-    conf([], project='cinder', default_config_files=[])
+    conf([], project='cinder', default_config_files=files)
     conf.set_override('glance_api_servers', [glance_url])
     conf.set_override('auth_strategy', 'keystone')
     conf.set_override('glance_num_retries', 0)
@@ -91,7 +110,10 @@ def show_status(ctx, image_service, image_id):
 
 
 def main(request):
-    configure(request['glance_url'])
+    logging.basicConfig(level=logging.WARNING, format='%(name)s %(message)s')
+    # keystoneauth's request log (stderr) shows the headers sent.
+    logging.getLogger('keystoneauth.session').setLevel(logging.DEBUG)
+    configure(request['glance_url'], request.get('service_user'))
     ctx = cinder_context.RequestContext(
         request['user_id'], request['project_id'],
         roles=request.get('roles', ['member', 'reader']), is_admin=False,

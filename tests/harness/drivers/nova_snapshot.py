@@ -42,6 +42,7 @@ from nova import monkey_patch
 monkey_patch.patch(backend='threading')
 
 import json  # noqa: E402
+import logging  # noqa: E402
 import traceback  # noqa: E402
 import uuid  # noqa: E402
 
@@ -74,6 +75,9 @@ def instance_object(ctx, base_image_ref, disk_format):
 
 
 def main(request):
+    logging.basicConfig(level=logging.WARNING, format='%(name)s %(message)s')
+    # keystoneauth's request log (stderr) shows the headers sent.
+    logging.getLogger('keystoneauth.session').setLevel(logging.DEBUG)
     configure(request['glance_url'])
     objects.register_all()
     ctx = nova_context.RequestContext(
