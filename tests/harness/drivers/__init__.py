@@ -87,9 +87,10 @@ def cinder_upload(creds, glance_url, volume_path, base_image_ref=None,
     ``glance_metadata['image_id']``); ``store_id``: its volume type's
     ``image_service:store_id``; ``service_user``: Cinder's
     ``[service_user]`` options (see :func:`service_user_options`), which
-    make it send ``X-Service-Token`` too. Returns ``image_id``, ``error`` (None on
-    success), ``status`` ('deleted' once Cinder deleted it) and, after a
-    failure, ``status_after_failure`` (what Cinder's clean-up found).
+    make it send ``X-Service-Token`` too. Returns ``image_id``,
+    ``error`` (None on success), ``status`` ('deleted' once Cinder
+    deleted it) and, after a failure, ``status_after_failure`` (what
+    Cinder's clean-up found).
     """
     return run('cinder_upload.py', dict(
         creds, glance_url=glance_url, volume_path=str(volume_path),
