@@ -101,6 +101,18 @@ def test_snapshot_without_base_goes_to_the_default_store(
                   (DEFAULT_STORE,), data=PAYLOAD)
 
 
+def test_base_deleted_since_boot_sends_the_snapshot_to_the_default_store(
+        keystone, property_glance, disk_paths):
+    """A common case: the instance's image was deleted after it booted.
+    The snapshot must not fail; it goes to the default store."""
+    base = base_image(property_glance)
+    property_glance.client('p1').delete_image(base)
+    image_id = snapshot(keystone, property_glance, disk_paths['raw'],
+                        'raw', base)
+    assert_landed(property_glance, property_glance.client('p1'), image_id,
+                  (DEFAULT_STORE,), data=PAYLOAD)
+
+
 def test_with_the_option_off_a_snapshot_goes_to_the_default_store(
         keystone, keystone_glance, disk_paths):
     base = base_image(keystone_glance)
