@@ -14,14 +14,11 @@ from tests.scale.checks import volume
 from tests.scale.checks import wait_imported
 
 
-#: Long enough that writing it to two or three stores takes well over a
-#: second after the body has arrived, on these 2-core machines (measured
-#: 1.5-3 s for three stores in parallel).
-BIG = 128 * 1024 * 1024
-
-
-def big_volume(label):
-    return volume(label, BIG)
+#: Long enough that, once the body has arrived, writing it takes well over
+#: the proxies' timeouts below: two stores one after the other on c, three
+#: in parallel on a. 128 MiB into three took 1.2 s on a quiet 2-core
+#: machine, too close to 1 s; twice that leaves room for a faster one.
+BIG = 256 * 1024 * 1024
 
 
 def short_proxy(tmp_path, node, timeout_server):
@@ -46,7 +43,7 @@ def test_import_timeout_below_the_proxy_timeout_answers_first(
         image_id = glance.create_image(name='slow')['id']
         began = time.monotonic()
         with pytest.raises(glanceclient.exc.HTTPException) as caught:
-            glance.upload(image_id, big_volume('slow on c'),
+            glance.upload(image_id, volume('slow on c', BIG),
                           base_image_ref=base['id'])
         waited = time.monotonic() - began
     # glanceclient has no class of its own for 504: read the page.
@@ -56,7 +53,7 @@ def test_import_timeout_below_the_proxy_timeout_answers_first(
     assert 'answered 504' in line, line
     client(node.url).wait_deleted(image_id)
     assert cluster.files_for(image_id) == {}
-    print('128 MiB into fast,cheap on c (serial): the filter answered 504 '
+    print('256 MiB into fast,cheap on c (serial): the filter answered 504 '
           'after %.2fs; image deleted, no file left' % waited)
 
 
@@ -68,7 +65,7 @@ def test_import_timeout_above_the_proxy_timeout_loses_the_answer(
     node = cluster.node('a')
     base = harness.make_base_image(client(node.url), FULL,
                                    volume('base on a in three stores'))
-    data = big_volume('slow on a')
+    data = volume('slow on a', BIG)
     with short_proxy(tmp_path, node, '1s') as proxy:
         glance = client(proxy.url)
         image_id = glance.create_image(name='slow')['id']
@@ -81,6 +78,6 @@ def test_import_timeout_above_the_proxy_timeout_loses_the_answer(
     direct = client(node.url)
     wait_imported(direct, image_id)
     assert_image(cluster, direct, image_id, FULL, data)
-    print('128 MiB into three stores on a (parallel): HAProxy answered 504 '
+    print('256 MiB into three stores on a (parallel): HAProxy answered 504 '
           'after %.2fs; the image ended active in all three after %.2fs'
           % (waited, time.monotonic() - began))
