@@ -40,7 +40,9 @@ image never fails the upload: it goes to the default store and the INFO
 line says why. The header wins over the property.
 
 ``POST /v2/images/{id}/import`` with the header and no ``stores`` or
-``all_stores`` gets the base image's usable stores as its ``stores``.
+``all_stores`` gets the base image's usable stores as its ``stores``;
+when the image was staged on another glance-api node, which glance then
+hands the import to, only the stores that node has (see stage_host).
 Every other request passes straight through.
 
 With ``mode = report`` the filter decides all of this as usual, logs the
