@@ -15,6 +15,7 @@ import pytest
 
 from tests import harness
 from tests.e2e.conftest import DEFAULT_STORE
+from tests.harness import release
 
 pytestmark = pytest.mark.identities('keystone')
 
@@ -105,11 +106,17 @@ def test_other_project_follows_a_base_it_may_see(glance, p2, bases):
     assert_landed(glance, p2, image_id, ('cold',))
 
 
+@pytest.mark.release
 def test_invalid_header_is_a_400_and_nothing_is_written(glance, p1):
     image_id = p1.create_image(name='volume')['id']
-    with pytest.raises(glanceclient.exc.HTTPBadRequest) as raised:
+    with pytest.raises(release.early_answer_errors(
+            glanceclient.exc.HTTPBadRequest)) as raised:
         p1.upload(image_id, VOLUME, base_image_ref='not-an-image')
-    assert 'x-openstack-base-image-ref' in str(raised.value)
+    # Refused before the body is read: 2024.1's client may lose the answer
+    # (release.loses_early_answers); uWSGI's log has it.
+    release.check_early_answer(glance.server, image_id, raised.value, 400)
+    if not isinstance(raised.value, glanceclient.exc.CommunicationError):
+        assert 'x-openstack-base-image-ref' in str(raised.value)
     assert p1.get_image(image_id)['status'] == 'queued'
     assert glance.env.files_for(image_id) == {}
 

@@ -36,6 +36,7 @@ from tests import harness
 from tests.e2e import conftest
 from tests.e2e.conftest import DEFAULT_STORE
 from tests.harness import glance_env
+from tests.harness import release
 
 VOLUME = os.urandom(3 * 1024 * 1024 + 17)
 MIB = 1024 * 1024
@@ -146,6 +147,7 @@ def assert_no_data_left(deployment, client, image_id):
 # A target store fails
 
 
+@pytest.mark.release
 @pytest.mark.parametrize('path', PATHS)
 def test_failed_store_is_logged_and_the_others_are_written(glances, path):
     deployment = glances(max_parallel_stores=PATHS[path])
@@ -163,6 +165,7 @@ def test_failed_store_is_logged_and_the_others_are_written(glances, path):
     assert 'active in cheap' in warning
 
 
+@pytest.mark.release
 @pytest.mark.parametrize('path,must_succeed,failing', [
     ('serial', True, ('cold',)),
     ('parallel', True, ('cold',)),
@@ -190,6 +193,7 @@ def test_failed_upload_leaves_no_data(glances, path, must_succeed, failing):
     assert all(store in error for store in failing), error
 
 
+@pytest.mark.release
 def test_failed_single_target_store_is_glance_own_failure(glances):
     deployment = glances()
     client = deployment.client()
@@ -197,11 +201,14 @@ def test_failed_single_target_store_is_glance_own_failure(glances):
     image_id = client.create_image(name='volume')['id']
 
     with broken(deployment, 'cold'):
-        with pytest.raises(glanceclient.exc.HTTPException) as err:
+        with pytest.raises(release.early_answer_errors(
+                glanceclient.exc.HTTPException)) as err:
             client.upload(image_id, VOLUME, base_image_ref=base)
 
     assert_no_data_left(deployment, client, image_id)
-    assert status_of(err.value) == 500, err.value
+    # glance fails the store before it reads the body: 2024.1's client may
+    # lose that answer (release.loses_early_answers); uWSGI's log has it.
+    release.check_early_answer(deployment.server, image_id, err.value, 500)
     (info,) = filter_lines(deployment, image_id, 'INFO')
     assert 'stores cold by upload to cold' in info
 

@@ -213,6 +213,7 @@ def two_store_bases(glance):
         name='base-two-stores')['id'] for project in ('p1', 'p2')}
 
 
+@pytest.mark.release
 @pytest.mark.parametrize('caller, visibility, path, status', [
     ('p1-reader', 'private', 'upload', 403),
     ('p1-reader', 'private', 'import', 403),

@@ -20,6 +20,7 @@ def read_ini(path):
     return parser
 
 
+@pytest.mark.release
 def test_only_change_to_glance_is_baseref_after_the_context_filter():
     ours, shipped = read_ini(glance_env.REPO_PASTE_INI), read_ini(SHIPPED)
     assert set(ours.sections()) - set(shipped.sections()) == {

@@ -20,11 +20,14 @@ import atexit
 import errno
 import http.client
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+
+from tests.harness import release
 
 #: uWSGI settings glance needs (measured on glance 33.0.0, uWSGI 2.0.31).
 #: chunked-input-limit: glanceclient sends 1 MiB chunks, the default limit
@@ -40,6 +43,10 @@ import time
 #: killing it; keystone takes 14-25 s to load here.
 CHUNKED_INPUT_LIMIT = 16 * 1024 * 1024
 WORKER_RELOAD_MERCY = 5
+
+#: The status at the end of uWSGI's request log line:
+#: "PUT /v2/images/ID/file => generated 214 bytes in 2 msecs (HTTP/1.1 400)".
+_LOGGED_STATUS = re.compile(r'\(HTTP/1\.[01] (\d{3})\)')
 
 _RUNNING = set()
 
@@ -248,6 +255,26 @@ class UwsgiServer:
             return ''
         return '\n'.join(text.splitlines()[-lines:])
 
+    def answered(self, method, path):
+        """Statuses uWSGI logged for ``method path`` (no query), in order.
+
+        The server's own record of its answers: it holds the status also
+        when the client lost the answer (see
+        :func:`tests.harness.release.loses_early_answers`).
+        """
+        try:
+            text = self.log_path.read_text(encoding='utf-8',
+                                           errors='replace')
+        except OSError:
+            return []
+        request = ' %s %s => ' % (method, path)
+        statuses = []
+        for line in text.splitlines():
+            match = _LOGGED_STATUS.search(line)
+            if match and request in line:
+                statuses.append(int(match.group(1)))
+        return statuses
+
     def stop(self, timeout=15):
         """SIGTERM the master, wait, SIGKILL the process group if needed.
 
@@ -365,7 +392,7 @@ class GlanceServer(UwsgiServer):
         self.env = env
 
     def app_settings(self):
-        return [('module', 'glance.wsgi.api:application')]
+        return [release.uwsgi_app_setting()]
 
     def env_vars(self):
         return self.env.env_vars()
