@@ -10,6 +10,11 @@ Where: ``$GLANCE_BASEREF_VENV_DIR/<name>``, by default ``.venvs/<name>`` in
 the repository. Each installs under OpenStack's upper-constraints of its
 release, copied into ``constraints/`` (the machines cannot reach the
 openstack/requirements repository).
+
+The build uses ``uv`` when it is installed next to the running
+interpreter or on PATH (cinder + nova: 17-20 s with uv, 62-114 s with
+pip; keystone with uWSGI: 41 s with uv), else pip. uv compiles the
+bytecode too, as pip does: the tests run with PYTHONDONTWRITEBYTECODE.
 """
 
 import fcntl
@@ -18,6 +23,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -125,6 +131,12 @@ def _canonical(name):
     return re.sub(r'[-_.]+', '-', name.strip()).lower()
 
 
+def _uv():
+    """The uv next to this interpreter or on PATH, or None."""
+    beside = pathlib.Path(sys.executable).parent / 'uv'
+    return str(beside) if beside.is_file() else shutil.which('uv')
+
+
 def _build(path, requirements, constraints, overrides):
     if path.exists():
         subprocess.run(['rm', '-rf', str(path)], check=True)
@@ -132,12 +144,21 @@ def _build(path, requirements, constraints, overrides):
         constraints = _overridden(
             constraints, overrides,
             path.with_name('.%s-constraints.txt' % path.name))
-    steps = [
-        [sys.executable, '-m', 'venv', str(path)],
-        [str(path / 'bin' / 'python'), '-m', 'pip', 'install', '--quiet',
-         '--disable-pip-version-check', '-c', str(constraints)]
-        + list(requirements),
-    ]
+    python = str(path / 'bin' / 'python')
+    uv = _uv()
+    if uv:
+        steps = [
+            [uv, 'venv', '--quiet', '--python', sys.executable, str(path)],
+            [uv, 'pip', 'install', '--quiet', '--compile-bytecode',
+             '--python', python, '-c', str(constraints)],
+        ]
+    else:
+        steps = [
+            [sys.executable, '-m', 'venv', str(path)],
+            [python, '-m', 'pip', 'install', '--quiet',
+             '--disable-pip-version-check', '-c', str(constraints)],
+        ]
+    steps[-1] += list(requirements)
     for cmd in steps:
         result = subprocess.run(cmd, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True,
