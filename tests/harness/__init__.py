@@ -4,6 +4,8 @@
 * :class:`GlanceServer` (uwsgi_server): glance-api under uWSGI.
 * :class:`Keystone` (keystone): a real Keystone with a deployment's users.
 * :class:`CinderLikeClient`, :func:`make_base_image` (cinder_client).
+* drivers: Cinder's and Nova's own upload code, run in the ``clients``
+  virtualenv of venvs (service virtualenvs, built on first use).
 * :class:`FaultProxy` (fault_proxy): answers chosen requests with errors.
 """
 
