@@ -254,7 +254,9 @@ class Keystone:
         self._manage('fernet_setup', *owner)
         self._manage('credential_setup', *owner)
         url = self.server.url + '/v3'
-        self._manage('bootstrap', '--bootstrap-password', self.password,
+        # One argument with '=': a generated password may start with '-',
+        # which argparse would take for an option.
+        self._manage('bootstrap', '--bootstrap-password=' + self.password,
                      '--bootstrap-region-id', REGION,
                      '--bootstrap-admin-url', url,
                      '--bootstrap-internal-url', url,
