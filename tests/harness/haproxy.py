@@ -98,6 +98,9 @@ class HAProxy:
 
     def start(self, timeout=20):
         """Start HAProxy and wait until it counts every node as up."""
+        if self.proc is not None:
+            # A second start would orphan the first process.
+            raise HAProxyError('already running (pid %d)' % self.proc.pid)
         binary = haproxy_binary()
         self.port = uwsgi_server.free_port()
         self.stats_port = uwsgi_server.free_port()
@@ -113,13 +116,19 @@ class HAProxy:
                 [binary, '-db', '-f', str(self.config_path)],
                 stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True)
-        self.wait_until(lambda states: all(
-            s == 'UP' for s in states.values()), timeout)
+        uwsgi_server.stop_at_exit(self)
+        try:
+            self.wait_until(lambda states: all(
+                s == 'UP' for s in states.values()), timeout)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self):
         if self.proc is None:
             return
+        uwsgi_server.running_no_more(self)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

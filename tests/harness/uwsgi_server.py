@@ -51,8 +51,18 @@ _LOGGED_STATUS = re.compile(r'\(HTTP/1\.[01] (\d{3})\)')
 _RUNNING = set()
 
 
+def stop_at_exit(server):
+    """Stop ``server`` (anything with ``stop()``) when the tests end."""
+    _RUNNING.add(server)
+
+
+def running_no_more(server):
+    """``server`` was stopped: nothing left to do for it at exit."""
+    _RUNNING.discard(server)
+
+
 def _stop_all_at_exit():
-    """Leave no glance behind when the test process ends."""
+    """Leave no server behind when the test process ends."""
     for server in list(_RUNNING):
         try:
             server.stop()
@@ -204,7 +214,7 @@ class UwsgiServer:
                         in str(exc)) or attempt == 2:
                     raise
         self.start_seconds = time.monotonic() - began
-        _RUNNING.add(self)
+        stop_at_exit(self)
         return self
 
     def _start_once(self, deadline):
@@ -283,7 +293,7 @@ class UwsgiServer:
         """
         if self.proc is None:
             return
-        _RUNNING.discard(self)
+        running_no_more(self)
         try:
             if self.proc.poll() is None:
                 os.kill(self.proc.pid, signal.SIGTERM)

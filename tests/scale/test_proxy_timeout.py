@@ -22,10 +22,12 @@ BIG = 256 * 1024 * 1024
 
 
 def short_proxy(tmp_path, node, timeout_server):
-    """HAProxy with a short ``timeout server`` in front of one node only."""
-    proxy = haproxy.HAProxy(tmp_path, [(node.name, node.url)],
-                            timeout_server=timeout_server)
-    return proxy.start()
+    """HAProxy with a short ``timeout server`` in front of one node only.
+
+    Not started: the ``with`` block starts and stops it.
+    """
+    return haproxy.HAProxy(tmp_path, [(node.name, node.url)],
+                           timeout_server=timeout_server)
 
 
 def test_import_timeout_below_the_proxy_timeout_answers_first(
