@@ -8,20 +8,18 @@ included, and after a failure Cinder's own clean-up runs
 ``saving`` images). The stores are checked on disk.
 """
 
-import os
 
 import pytest
 
 from tests import harness
 from tests.e2e import conftest
+from tests.e2e.checks import assert_landed
+from tests.e2e.checks import broken
+from tests.e2e.checks import VOLUME
 from tests.e2e.conftest import DEFAULT_STORE
-from tests.e2e.test_cinder_upload import assert_landed
-from tests.e2e.test_faults import broken
 from tests.harness import drivers
 
 pytestmark = pytest.mark.release
-
-VOLUME = os.urandom(3 * 1024 * 1024 + 17)  # several 1 MiB chunks, uneven
 
 #: What Cinder's volume manager deletes after a failed upload; 'deleted':
 #: the image was already gone when it looked.

@@ -7,41 +7,25 @@ else, staging included. glance runs the ``keystone`` flavor against a real
 Keystone; the clients use real tokens and find glance in the catalog.
 """
 
-import hashlib
-import os
 
 import glanceclient.exc
 import pytest
 
 from tests import harness
+from tests.e2e.checks import assert_landed
+from tests.e2e.checks import VOLUME
 from tests.e2e.conftest import DEFAULT_STORE
 from tests.harness import release
 
 pytestmark = pytest.mark.identities('keystone')
 
-VOLUME = os.urandom(3 * 1024 * 1024 + 17)  # several 1 MiB chunks, uneven
-
-
-def assert_landed(deployment, client, image_id, stores, data=VOLUME):
-    image = client.get_image(image_id)
-    assert image['status'] == 'active', image
-    assert harness.image_stores(image) == set(stores), image
-    assert image['size'] == len(data)
-    assert image['os_hash_value'] == hashlib.sha512(data).hexdigest()
-    files = deployment.env.files_for(image_id)
-    assert set(files) == set(stores), files
-    for store in stores:
-        (path,) = files[store]
-        with open(path, 'rb') as f:
-            assert hashlib.sha512(f.read()).digest() == \
-                hashlib.sha512(data).digest(), path
-
 
 @pytest.mark.release
 @pytest.mark.identities('headers', 'keystone')
 def test_colocation_check_fails_without_the_filter(make_glance):
-    """The co-location check above can fail: without ``baseref`` in the
-    pipeline glance writes its default store whatever the header says."""
+    """The co-location check (``checks.assert_landed``) can fail: without
+    ``baseref`` in the pipeline glance writes its default store whatever
+    the header says."""
     deployment = make_glance(with_filter=False)
     client = deployment.client('p1')
     for stores in (('cheap',), ('cheap', 'cold')):

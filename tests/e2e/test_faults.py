@@ -20,10 +20,8 @@ real, on the running server:
 Afterwards the image, the stores, staging and the log are checked.
 """
 
-import contextlib
 import hashlib
 import json
-import os
 import re
 import socket
 import threading
@@ -34,11 +32,12 @@ import pytest
 
 from tests import harness
 from tests.e2e import conftest
+from tests.e2e.checks import broken
+from tests.e2e.checks import VOLUME
 from tests.e2e.conftest import DEFAULT_STORE
 from tests.harness import glance_env
 from tests.harness import release
 
-VOLUME = os.urandom(3 * 1024 * 1024 + 17)
 MIB = 1024 * 1024
 PATHS = {'serial': 1, 'parallel': 3}
 
@@ -69,18 +68,6 @@ def glances(tmp_path_factory):
     yield get
     for deployment in started.values():
         conftest.stop_deployment(deployment)
-
-
-@contextlib.contextmanager
-def broken(deployment, *stores):
-    """Writes to ``stores`` fail (for root too) until the block ends."""
-    for store in stores:
-        deployment.env.break_store(store)
-    try:
-        yield
-    finally:
-        for store in stores:
-            deployment.env.repair_store(store)
 
 
 def status_of(exc):

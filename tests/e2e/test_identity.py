@@ -25,6 +25,7 @@ store, as for a missing base) and a token without ``member``
 import pytest
 
 from tests import harness
+from tests.e2e.checks import assert_nothing_written
 
 HEADER = harness.BASE_IMAGE_HEADER
 DATA = b'volume data ' * 4096
@@ -85,12 +86,7 @@ def test_no_valid_token_is_refused_before_the_filter(glance, keystone, p1,
     assert CONTEXT_FILTER_401 in body, body
     assert headers['WWW-Authenticate'] == (
         'Keystone uri="%s"' % keystone.auth_url)
-    image = p1.get_image(image_id)
-    assert image['status'] == ('queued' if path == 'upload'
-                               else 'uploading'), image
-    assert not image.get('stores'), image
-    assert glance.env.files_for(image_id) == before
-    assert p1.image_tasks(image_id) == []
+    assert_nothing_written(glance, p1, image_id, path, before)
     assert baseref_lines(glance, image_id) == []
 
     # Control: the same request with the user's valid token co-locates.

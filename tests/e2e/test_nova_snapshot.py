@@ -17,8 +17,8 @@ import pytest
 
 from tests import harness
 from tests.e2e import conftest
+from tests.e2e.checks import assert_landed
 from tests.e2e.conftest import DEFAULT_STORE
-from tests.e2e.test_cinder_upload import assert_landed
 from tests.harness import drivers
 
 PAYLOAD = os.urandom(2 * 1024 * 1024 + 5)

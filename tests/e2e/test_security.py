@@ -25,6 +25,7 @@ import uuid
 import pytest
 
 from tests import harness
+from tests.e2e.checks import assert_nothing_written
 from tests.e2e.conftest import DEFAULT_STORE
 
 HEADER = harness.BASE_IMAGE_HEADER
@@ -248,12 +249,7 @@ def test_caller_gets_the_refusal_of_plain_glance(glance, p1, two_store_bases,
             before = glance.env.files_for(image_id)
             answer = post_import(client, image_id, header)
         statuses.append(answer[0])
-        image = p1.get_image(image_id)
-        assert image['status'] == ('queued' if path == 'upload'
-                                   else 'uploading'), image
-        assert not image.get('stores'), image
-        assert glance.env.files_for(image_id) == before
-        assert p1.image_tasks(image_id) == []
+        assert_nothing_written(glance, p1, image_id, path, before)
     assert statuses == [status, status]
 
 
