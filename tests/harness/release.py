@@ -13,6 +13,10 @@ import importlib.util
 import os
 import re
 import sys
+import time
+
+#: How long uWSGI may take to log a request it has answered, seconds.
+LOG_DELAY = 10
 
 #: glance's major version -> its OpenStack release.
 RELEASES = {
@@ -104,7 +108,14 @@ def check_early_answer(server, image_id, error, status):
     (:func:`loses_early_answers`): then it is the connection reset.
     """
     import glanceclient.exc
-    logged = server.answered('PUT', '/v2/images/%s/file' % image_id)
+    path = '/v2/images/%s/file' % image_id
+    # uWSGI logs a request after its answer went out: the client may have
+    # it a moment before the log line is written.
+    deadline = time.monotonic() + LOG_DELAY
+    logged = server.answered('PUT', path)
+    while not logged and time.monotonic() < deadline:
+        time.sleep(0.05)
+        logged = server.answered('PUT', path)
     if logged != [status]:
         raise AssertionError('uWSGI logged %r for the upload, not [%d]'
                              % (logged, status))
