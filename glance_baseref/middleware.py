@@ -123,7 +123,14 @@ _IMPORT_PATH = re.compile(r'^/v2/images/([0-9A-Za-z-]+)/import$')
 
 
 class BaseRefFilter:
-    """The WSGI filter; see the module docstring."""
+    """The WSGI filter; see the module docstring.
+
+    Deliberately not an oslo.middleware ``ConfigurableMiddleware``: that
+    base class looks options up per request and, for a key set in paste,
+    registers it on the global CONF (``_conf_get``). This filter reads and
+    checks its settings once, when paste builds it, and never changes
+    CONF (see :mod:`glance_baseref.settings`).
+    """
 
     def __init__(self, app, local_conf=None):
         self.app = app
