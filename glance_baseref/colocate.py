@@ -54,6 +54,14 @@ _IMPORT_START_ATTEMPTS = 3
 _IMPORT_START_PAUSE = 0.2
 
 
+def _doubling_pauses(longest):
+    """Pauses between looks: 0.05 s, doubling up to ``longest``."""
+    pause = min(_FIRST_POLL_SECONDS, longest)
+    while True:
+        yield pause
+        pause = min(pause * 2, longest)
+
+
 class ColocatedUpload:
     """Carries out one upload to several stores for one caller."""
 
@@ -172,12 +180,6 @@ class ColocatedUpload:
                     409, 'image %s is %s after a failed import start'
                     % (image_id, image.get('status')))
 
-    def _pauses(self):
-        pause = min(_FIRST_POLL_SECONDS, self.settings.poll_interval)
-        while True:
-            yield pause
-            pause = min(pause * 2, self.settings.poll_interval)
-
     def _ended(self, glance, image_id, stores, image, staged):
         written = stores_mod.stores_of(image, 'stores')
         failed = stores_mod.stores_of(image, 'os_glance_failed_import') or [
@@ -255,7 +257,7 @@ class ColocatedUpload:
     def _settle(self, glance, image_id, stores, delete_always):
         deadline = self.clock() + self.settings.watch_timeout
         image, stopped = None, False
-        pauses = self._pauses()
+        pauses = _doubling_pauses(self.settings.poll_interval)
         while not stopped and self.clock() < deadline:
             try:
                 image = glance.get_image(image_id)
@@ -305,7 +307,7 @@ class _Looks:
         self.longest = upload.settings.poll_interval
         if respond_after == settings_mod.FIRST_STORE:
             self.longest = min(self.longest, _FIRST_STORE_POLL_SECONDS)
-        self.next_pause = min(_FIRST_POLL_SECONDS, self.longest)
+        self.pauses = _doubling_pauses(self.longest)
         self.staged_file = stores_mod.staged_data_path(image_id)
         if self.staged_file is not None and not os.path.exists(
                 self.staged_file):
@@ -338,8 +340,7 @@ class _Looks:
         if self.staging_done:
             sleep(max(0.0, min(_TICK_SECONDS, deadline - clock())))
             return
-        until = min(clock() + self.next_pause, deadline)
-        self.next_pause = min(self.next_pause * 2, self.longest)
+        until = min(clock() + next(self.pauses), deadline)
         while True:
             left = until - clock()
             if left <= 0:
