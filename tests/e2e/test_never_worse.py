@@ -20,6 +20,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -534,6 +535,10 @@ def test_image_conversion_answers_right_at_the_normal_back_off(
                    api_options=DEBUG_LOOKS)
     if plugin == 'conversion':
         options['import_options'] = CONVERSION
+        # glance runs qemu-img through oslo.concurrency's prlimit wrapper,
+        # as ``sys.executable -m oslo_concurrency.prlimit``; under uWSGI
+        # sys.executable is uwsgi itself unless this says otherwise.
+        options['uwsgi_options'] = {'py-sys-executable': sys.executable}
         data = qcow2_image(tmp_path, 256)
         disk_format = 'qcow2'
     else:
