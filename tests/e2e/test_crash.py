@@ -216,9 +216,12 @@ def test_sigkill_mid_import_then_audit(keystone, crash_glances,
 def test_worker_recycled_while_imports_are_watched(keystone, crash_glances):
     """uWSGI's max-requests recycles the worker after 30 requests.
 
-    Three uploads answered once staged (64 MiB each, serial imports);
-    polling them counts as requests too, so the worker is recycled while
-    glance writes their stores and the filter watches them.
+    Three uploads answered once staged (256 MiB each, serial imports into
+    three stores); polling them counts as requests too, so the worker is
+    recycled while glance writes their stores and the filter watches
+    them. On its way out the worker waits for glance's task pool, and
+    uWSGI kills it after ``worker-reload-mercy`` (5 s here, 60 s by
+    default): imports still running then die with it.
     """
     deployment = crash_glances('staged', **{'max-requests': 30})
     client = deployment.client('p1')
@@ -227,23 +230,22 @@ def test_worker_recycled_while_imports_are_watched(keystone, crash_glances):
     workers = set(deployment.server.worker_pids())
     for n in range(3):
         image_id = client.create_image(name='volume-%d' % n)['id']
-        client.upload(image_id, volume(64), base_image_ref=base)
+        client.upload(image_id, volume(256), base_image_ref=base)
         images.append(image_id)
     deadline = time.monotonic() + 180
     while True:
         workers.update(deployment.server.worker_pids())
         states = {i: image_or_none(client, i) for i in images}
         if all(s is None or harness.import_finished(s)
-               for s in states.values()):
-            break
-        if time.monotonic() > deadline:
+               for s in states.values()) or time.monotonic() > deadline:
             break
         time.sleep(0.3)
     summary = {i: (s and s['status'], s and sorted(harness.image_stores(s)),
                    s is not None and 'baseref_import' in s)
                for i, s in states.items()}
-    print('recycle: %d workers seen; images: %s'
-          % (len(workers), json.dumps(summary)))
+    uwsgi_log = deployment.server.log_tail(400)
+    print('recycle: %d workers seen; killed without mercy: %s; images: %s'
+          % (len(workers), 'NO MERCY' in uwsgi_log, json.dumps(summary)))
     assert len(workers) > 1, 'the worker was never recycled'
     for image_id, image in states.items():
         if image is None:
