@@ -108,12 +108,13 @@ class GlanceEnv:
                                'copy-image'),
                staging=True, read_only_stores=(), paste_options=None,
                http_stores=(), paste_template=None, stores_dir=None,
-               api_options=None, authtoken=None, import_options=None,
-               api_sections=None):
+               api_options=None, authtoken=None, rbd_stores=None,
+               import_options=None, api_sections=None):
         """Write a complete glance-api configuration into ``base_dir``.
 
         :param stores: names of the file stores (``enabled_backends``).
-        :param default_store: ``[glance_store] default_backend``.
+        :param default_store: ``[glance_store] default_backend``, one of
+            ``stores`` or ``rbd_stores``.
         :param with_filter: keep ``baseref`` in the paste pipelines.
         :param baseref_options: dict option -> value for the
             ``[glance_baseref]`` section of glance-api.conf.
@@ -163,6 +164,14 @@ class GlanceEnv:
             baseref``) against that Keystone; without, the ``default``
             flavor with glance's ``context`` filter trusting identity
             headers.
+        :param rbd_stores: ``{name: {option: value}}``: Ceph RBD stores
+            (``name:rbd``), listed before the file stores in
+            ``enabled_backends``; the options (``rbd_store_ceph_conf``,
+            ``rbd_store_pool``, ``rbd_store_user``, ...) form the store's
+            section (see
+            :meth:`tests.harness.ceph.CephCluster.glance_store_options`).
+            Their data is in the clusters: :meth:`files_for` does not see
+            it.
         :param import_options: more sections of glance-image-import.conf,
             as {section: {option: value}} (e.g. ``image_import_opts``
             ``image_import_plugins`` and ``image_conversion``); lists are
@@ -172,9 +181,15 @@ class GlanceEnv:
         """
         env = cls(base_dir, stores_dir)
         stores = tuple(stores)
-        if default_store not in stores:
+        rbd_stores = {name: dict(options)
+                      for name, options in (rbd_stores or {}).items()}
+        if default_store not in stores + tuple(rbd_stores):
             raise ValueError('default_store %r is not one of %r'
-                             % (default_store, stores))
+                             % (default_store, stores + tuple(rbd_stores)))
+        clash = set(rbd_stores) & set(stores)
+        if clash:
+            raise ValueError('rbd_stores clash with stores: %s'
+                             % sorted(clash))
         unknown = set(read_only_stores) - set(stores)
         if unknown:
             raise ValueError('read_only_stores not in stores: %s'
@@ -199,6 +214,7 @@ class GlanceEnv:
             paste_template=pathlib.Path(paste_template or REPO_PASTE_INI),
             api_options=dict(api_options or {}),
             authtoken=dict(authtoken or {}),
+            rbd_stores=rbd_stores,
             import_options={k: dict(v)
                             for k, v in (import_options or {}).items()},
             api_sections={k: dict(v)
@@ -446,7 +462,8 @@ class GlanceEnv:
     def _api_conf(self):
         """Sections of glance-api.conf, as {section: {option: value}}."""
         s = self.settings
-        backends = ['%s:file' % name for name in s['stores']]
+        backends = ['%s:rbd' % name for name in s['rbd_stores']]
+        backends += ['%s:file' % name for name in s['stores']]
         backends += ['%s:http' % name for name in s['http_stores']]
         conf = {
             'DEFAULT': {
@@ -478,6 +495,9 @@ class GlanceEnv:
             conf[name] = section
         for name in s['http_stores']:
             conf[name] = {'store_description': 'http store %s' % name}
+        for name, options in s['rbd_stores'].items():
+            conf[name] = {'store_description': 'rbd store %s' % name,
+                          **options}
         if s['authtoken']:
             conf['keystone_authtoken'] = s['authtoken']
         for section, options in s['api_sections'].items():
