@@ -49,7 +49,11 @@ class EventletGlanceServer(uwsgi_server.UwsgiServer):
     error_class = uwsgi_server.GlanceServerError
     kind = 'eventlet'
 
-    def __init__(self, env, port=None, processes=2, threads=None):
+    def __init__(self, env, port=None, processes=2, threads=None,
+                 uwsgi_options=None):
+        if uwsgi_options:
+            raise ValueError('uWSGI options %s for glance\'s eventlet server'
+                             % sorted(uwsgi_options))
         super().__init__(env.base_dir, env.config_path, venv=sys.prefix,
                          port=port, processes=processes, threads=1)
         self.threads = threads
