@@ -39,6 +39,15 @@ SERVICES = {
     # virtualenv for both: they install together cleanly and it is built
     # in about 60 s instead of 95 s for two (doc/clients.md).
     'clients': ('2026.2', ('cinder==29.0.0', 'nova==34.0.0')),
+    # The deployment tools whose own code checks doc/deploy.md's recipes
+    # (tests/functional/test_deploy_recipes.py): kolla-build renders the
+    # image template (docker: kolla imports it even for --template-only),
+    # kolla-ansible's merge_configs and openstack-ansible's config_template
+    # merge the configuration, under ansible-core. kolla-ansible 23 needs
+    # Python 3.12; 22.2.0 is 2026.1's.
+    'deploy-tools': ('2026.2', ('kolla==23.0.0', 'kolla-ansible==22.2.0',
+                                'ansible-config-template==2.1.1',
+                                'docker')),
 }
 
 #: name -> {package: version} that replace the pins of its release's
