@@ -3,7 +3,7 @@
 The files under deploy/ are merged into this glance release's shipped
 glance-api-paste.ini and glance-api.conf (``sys.prefix/etc/glance``) the
 way each tool merges them, by that tool's code from PyPI (the
-``deploy-tools`` virtualenv of tests/harness/venvs.py):
+``kolla-tools`` and ``osa-tools`` virtualenvs of tests/harness/venvs.py):
 
 * kolla-ansible: its ``merge_configs`` action plugin, in an
   ``ansible-playbook`` run, merges the glance-api.conf override; the
@@ -38,58 +38,68 @@ DEPLOY = glance_env.REPO_ROOT / 'deploy'
 SHIPPED = pathlib.Path(sys.prefix) / 'etc' / 'glance'
 PASTE_TOOL = pathlib.Path(sys.executable).parent / 'glance-baseref-paste-ini'
 
-PLAYBOOK = """
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: kolla-ansible merges glance-api.conf
-      merge_configs:
-        sources:
-          - "{shipped}/glance-api.conf"
-          - "{deploy}/kolla/config/glance/glance-api.conf"
-        dest: "{out}/kolla-glance-api.conf"
-    - name: openstack-ansible merges glance-api-paste.ini
-      config_template:
-        src: "{shipped}/glance-api-paste.ini"
-        dest: "{out}/osa-glance-api-paste.ini"
-        config_overrides: "{{{{ glance_glance_api_paste_ini_overrides }}}}"
-        config_type: ini
-    - name: openstack-ansible merges glance-api.conf
-      config_template:
-        src: "{shipped}/glance-api.conf"
-        dest: "{out}/osa-glance-api.conf"
-        config_overrides: "{{{{ glance_glance_api_conf_overrides }}}}"
-        config_type: ini
+KOLLA_TASKS = """
+- name: kolla-ansible merges glance-api.conf
+  merge_configs:
+    sources:
+      - "{shipped}/glance-api.conf"
+      - "{deploy}/kolla/config/glance/glance-api.conf"
+    dest: "{out}/kolla-glance-api.conf"
 """
+OSA_TASKS = """
+- name: openstack-ansible merges glance-api-paste.ini
+  config_template:
+    src: "{shipped}/glance-api-paste.ini"
+    dest: "{out}/osa-glance-api-paste.ini"
+    config_overrides: "{{{{ glance_glance_api_paste_ini_overrides }}}}"
+    config_type: ini
+- name: openstack-ansible merges glance-api.conf
+  config_template:
+    src: "{shipped}/glance-api.conf"
+    dest: "{out}/osa-glance-api.conf"
+    config_overrides: "{{{{ glance_glance_api_conf_overrides }}}}"
+    config_type: ini
+"""
+OSA_VARIABLES = DEPLOY / 'openstack-ansible' / 'user_variables_glance_baseref.yml'
+
+
+def run_playbook(venv, tasks, out, action_plugins, library=None,
+                 variables=None):
+    """``tasks`` on localhost with ``ansible-playbook`` of ``venv``."""
+    tools = venvs.service_venv(venv)
+    playbook = out / ('%s.yml' % venv)
+    playbook.write_text(
+        '- hosts: localhost\n  connection: local\n  gather_facts: false\n'
+        '  tasks:\n' + ''.join(
+            '    %s\n' % line for line in tasks.format(
+                shipped=SHIPPED, deploy=DEPLOY, out=out).splitlines()
+            if line))
+    env = dict(os.environ,
+               ANSIBLE_ACTION_PLUGINS=str(tools / action_plugins),
+               ANSIBLE_LOCAL_TEMP=str(out / 'tmp'),
+               ANSIBLE_HOME=str(out / ('home-%s' % venv)),
+               ANSIBLE_NOCOLOR='1')
+    if library:
+        env['ANSIBLE_LIBRARY'] = str(tools / library)
+    argv = [str(tools / 'bin' / 'ansible-playbook'), '-i', 'localhost,',
+            '-e', 'ansible_python_interpreter=%s' % (tools / 'bin' /
+                                                     'python')]
+    if variables:
+        argv += ['-e', '@%s' % variables]
+    done = subprocess.run(argv + [str(playbook)], env=env, text=True,
+                          capture_output=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 @pytest.fixture(scope='module')
 def merged(tmp_path_factory):
-    """The files each tool wrote, by name, in one ansible-playbook run."""
+    """The files each tool wrote, by name."""
     out = tmp_path_factory.mktemp('deploy-recipes')
-    tools = venvs.service_venv('deploy-tools')
-    share = tools / 'share'
-    playbook = out / 'recipes.yml'
-    playbook.write_text(PLAYBOOK.format(shipped=SHIPPED, deploy=DEPLOY,
-                                        out=out))
-    env = dict(os.environ,
-               ANSIBLE_ACTION_PLUGINS=os.pathsep.join([
-                   str(share / 'kolla-ansible' / 'ansible' /
-                       'action_plugins'),
-                   str(share / 'ansible' / 'plugins' / 'action')]),
-               ANSIBLE_LIBRARY=str(share / 'ansible' / 'plugins' /
-                                   'modules'),
-               ANSIBLE_LOCAL_TEMP=str(out / 'tmp'),
-               ANSIBLE_HOME=str(out / 'ansible-home'),
-               ANSIBLE_NOCOLOR='1')
-    done = subprocess.run(
-        [str(tools / 'bin' / 'ansible-playbook'), '-i', 'localhost,',
-         '-e', '@%s' % (DEPLOY / 'openstack-ansible' /
-                        'user_variables_glance_baseref.yml'),
-         str(playbook)], env=env, text=True, capture_output=True,
-        timeout=600, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_playbook('kolla-tools', KOLLA_TASKS, out,
+                 'share/kolla-ansible/ansible/action_plugins')
+    run_playbook('osa-tools', OSA_TASKS, out, 'share/ansible/plugins/action',
+                 library='share/ansible/plugins/modules',
+                 variables=OSA_VARIABLES)
     kolla_paste = out / 'kolla-glance-api-paste.ini'
     shutil.copy(SHIPPED / 'glance-api-paste.ini', kolla_paste)
     subprocess.run([str(PASTE_TOOL), str(kolla_paste)], check=True)
@@ -147,7 +157,7 @@ def test_paste_tool_changes_a_changed_file_no_more(tmp_path):
 
 
 def test_kolla_build_renders_the_image_footer(tmp_path):
-    tools = venvs.service_venv('deploy-tools')
+    tools = venvs.service_venv('kolla-tools')
     done = subprocess.run(
         [str(tools / 'bin' / 'kolla-build'), '--template-only',
          '--work-dir', str(tmp_path / 'work'), '--base', 'debian',
@@ -171,8 +181,6 @@ def test_the_recipes_name_this_version():
     from glance_baseref import __version__
     wheel = 'glance_baseref-%s-py3-none-any.whl' % __version__
     assert wheel in (DEPLOY / 'kolla' / 'template-overrides.j2').read_text()
-    variables = yaml.safe_load(
-        (DEPLOY / 'openstack-ansible' /
-         'user_variables_glance_baseref.yml').read_text())
+    variables = yaml.safe_load(OSA_VARIABLES.read_text())
     assert variables['glance_user_pip_packages'] == [
         'glance_baseref==%s' % __version__]
