@@ -60,7 +60,8 @@ OSA_TASKS = """
     config_overrides: "{{{{ glance_glance_api_conf_overrides }}}}"
     config_type: ini
 """
-OSA_VARIABLES = DEPLOY / 'openstack-ansible' / 'user_variables_glance_baseref.yml'
+OSA_VARIABLES = (DEPLOY / 'openstack-ansible' /
+                 'user_variables_glance_baseref.yml')
 
 
 def run_playbook(venv, tasks, out, action_plugins, library=None,
