@@ -83,16 +83,21 @@ def main():
         member = keystone.user('p1', ('member', 'reader'))
         as_admin, as_member = keystone.openrc(admin), keystone.openrc(member)
         openstack = ('openstack', 'image', 'baseref')
-        run(as_admin, admin, 'check', '--max-width', '150',
-            command=openstack)
+        # The columns that fit a page; -f json shows all of them.
+        narrow = ('-c', 'image', '-c', 'status', '-c', 'result', '-c',
+                  'missing', '-c', 'node', '-c', 'idle')
+        run(as_admin, admin, 'check', *narrow, command=openstack)
         run(as_admin, admin, 'check', '--image', half['id'], '-f', 'json',
             command=openstack)
-        run(as_member, member, 'check')
-        run(as_member, member, 'repair')
-        run(as_admin, admin, 'repair', '--dry-run')
-        run(as_admin, admin, 'repair')
-        run(as_admin, admin, 'repair')
-        run(as_admin, admin, 'check')
+        run(as_member, member, 'check', *narrow)
+        run(as_member, member, 'repair', '-c', 'image', '-c', 'result',
+            '-c', 'detail')
+        run(as_admin, admin, 'repair', '--dry-run', '-f', 'value', '-c',
+            'image', '-c', 'result')
+        run(as_admin, admin, 'repair', '-c', 'image', '-c', 'result', '-c',
+            'missing', '-c', 'copied', '-c', 'failed')
+        run(as_admin, admin, 'repair', '-f', 'json')
+        run(as_admin, admin, 'check', *narrow)
     finally:
         try:
             if glance is not None:

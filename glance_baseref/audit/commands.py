@@ -47,6 +47,16 @@ class StoreList(columns.FormattableColumn):
         return list(self._value)
 
 
+class Maybe(columns.FormattableColumn):
+    """A value that only some rows have: ``-`` in a table, null in JSON."""
+
+    def human_readable(self):
+        return '-' if self._value is None else str(self._value)
+
+    def machine_readable(self):
+        return self._value
+
+
 def _positive_int(text):
     value = int(text)
     if value < 1:
@@ -203,9 +213,9 @@ class Repair(_AuditCommand):
 def _check_row(found):
     if isinstance(found, marks.Mark):
         return (found.image_id, found.base_ref or '-', found.status,
-                found.state, StoreList(()), None, found.lock,
-                found.task_status or '-', found.idle, found.marked_at or '-',
-                found.node or '-', found.detail)
+                found.state, StoreList(()), Maybe(None), Maybe(found.lock),
+                found.task_status or '-', Maybe(found.idle),
+                found.marked_at or '-', found.node or '-', found.detail)
     if found.missing:
         result = 'missing'
         detail = ('not usable here: %s' % ','.join(found.ignored)
@@ -213,8 +223,8 @@ def _check_row(found):
     else:
         result, detail = 'not judged', found.skipped
     return (found.image_id, found.base_ref, found.status, result,
-            StoreList(found.missing), found.size, None, '-', None, '-', '-',
-            detail)
+            StoreList(found.missing), Maybe(found.size), Maybe(None), '-',
+            Maybe(None), '-', '-', detail)
 
 
 def _partial_notice(conn, audit, args):

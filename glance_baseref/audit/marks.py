@@ -153,9 +153,17 @@ def judge(image, tasks, now):
         return Mark(state=REVERTED, detail=(
             'glance put the image back to %s: no store holds its data'
             % status), **facts)
-    return Mark(state=STUCK, detail=(
-        '%s with no live import task%s: glance-direct needs an uploading '
-        'image and the import lock is checked after that, so no API call '
-        'can finish it; its staged data, if any, is on %s'
-        % (status, ' (task %s %s)' % (task.get('id'), task.get('status'))
-           if task else '', node or 'the node that staged it')), **facts)
+    where = node or 'the node that staged it'
+    task_words = (' (task %s %s)' % (task.get('id'), task.get('status'))
+                  if task else '')
+    if status == 'uploading':
+        why = ('uploading with no import task%s: the stage ended or was '
+               'cut off on %s; an import would take whatever is staged '
+               'there, which may be partial, so the tool leaves it'
+               % (task_words, where))
+    else:
+        why = ('%s with no live import task%s: glance-direct needs an '
+               'uploading image and the import lock is checked after '
+               'that, so no API call can finish it; its staged data is on '
+               '%s' % (status, task_words, where))
+    return Mark(state=STUCK, detail=why, **facts)

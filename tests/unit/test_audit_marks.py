@@ -87,6 +87,15 @@ def test_the_mark_its_task_and_idle_time_are_reported():
     assert 'node-2' in found.detail
 
 
+def test_an_uploading_image_is_stuck_because_its_stage_may_be_partial():
+    found = marks.judge(image('uploading'), [], NOW)
+    assert found.state == marks.STUCK
+    assert found.detail.startswith(
+        'uploading with no import task: the stage ended or was cut off on '
+        'node-2; an import would take whatever is staged there, which may '
+        'be partial')
+
+
 def test_the_lock_holder_is_the_task_named_by_the_lock():
     tasks = [dict(task(idle=1), id='newer', created_at=ago(1)),
              task(idle=90)]
