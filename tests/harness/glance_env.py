@@ -108,7 +108,8 @@ class GlanceEnv:
                                'copy-image'),
                staging=True, read_only_stores=(), paste_options=None,
                http_stores=(), paste_template=None, stores_dir=None,
-               api_options=None, authtoken=None, rbd_stores=None):
+               api_options=None, authtoken=None, rbd_stores=None,
+               import_options=None, api_sections=None):
         """Write a complete glance-api configuration into ``base_dir``.
 
         :param stores: names of the file stores (``enabled_backends``).
@@ -171,6 +172,12 @@ class GlanceEnv:
             :meth:`tests.harness.ceph.CephCluster.glance_store_options`).
             Their data is in the clusters: :meth:`files_for` does not see
             it.
+        :param import_options: more sections of glance-image-import.conf,
+            as {section: {option: value}} (e.g. ``image_import_opts``
+            ``image_import_plugins`` and ``image_conversion``); lists are
+            written as oslo.config lists.
+        :param api_sections: more sections of glance-api.conf, as
+            {section: {option: value}} (e.g. ``oslo_limit``).
         """
         env = cls(base_dir, stores_dir)
         stores = tuple(stores)
@@ -208,6 +215,10 @@ class GlanceEnv:
             api_options=dict(api_options or {}),
             authtoken=dict(authtoken or {}),
             rbd_stores=rbd_stores,
+            import_options={k: dict(v)
+                            for k, v in (import_options or {}).items()},
+            api_sections={k: dict(v)
+                          for k, v in (api_sections or {}).items()},
         )
         env.base_dir.mkdir(parents=True, exist_ok=True)
         env._create_database(database)
@@ -258,12 +269,12 @@ class GlanceEnv:
                 '{"comment": "Deliberately not valid store metadata: '
                 'makes glance_store disable writes to this store."}\n')
         self._write_ini(self.config_path, self._api_conf())
-        self._write_ini(self.import_config_path, {
-            'image_import_opts': {
-                'max_parallel_stores':
-                    str(self.settings['max_parallel_stores']),
-            },
-        })
+        import_conf = {section: {k: _option_text(v) for k, v in opts.items()}
+                       for section, opts in
+                       self.settings['import_options'].items()}
+        import_conf.setdefault('image_import_opts', {})[
+            'max_parallel_stores'] = str(self.settings['max_parallel_stores'])
+        self._write_ini(self.import_config_path, import_conf)
         self.paste_path.write_text(self._paste_ini(), encoding='utf-8')
 
     # ------------------------------------------------------------------
@@ -360,6 +371,47 @@ class GlanceEnv:
         path.unlink()
         aside.rename(path)
 
+    def break_staging(self, how):
+        """Make the staging directory unusable while glance runs.
+
+        ``how``: ``'gone'`` (the directory is moved away, as when a
+        staging disk is lost) or ``'file'`` (a regular file in its place,
+        as when a mount point turned into something else). Either way
+        opening a staged file fails before glance reads a byte of the
+        body. Undone by :meth:`repair_staging`.
+        """
+        if how not in ('gone', 'file'):
+            raise ValueError('how must be gone or file, not %r' % (how,))
+        path = self.staging_dir
+        aside = path.with_name(path.name + '.broken')
+        if aside.exists():
+            raise GlanceEnvError('staging is already broken')
+        path.rename(aside)
+        if how == 'file':
+            path.write_text('Broken on purpose by the test harness.\n')
+
+    def repair_staging(self):
+        """Undo :meth:`break_staging`."""
+        path = self.staging_dir
+        aside = path.with_name(path.name + '.broken')
+        if path.is_file():
+            path.unlink()
+        aside.rename(path)
+
+    def limit_staging(self, size_bytes):
+        """Put staging on a tmpfs of ``size_bytes`` (a small staging disk).
+
+        A write past the size fails with ENOSPC in the middle of a body.
+        Needs root (mount); undone by :meth:`unlimit_staging`.
+        """
+        subprocess.run(['mount', '-t', 'tmpfs', '-o',
+                        'size=%d' % size_bytes, 'glance-baseref-staging',
+                        str(self.staging_dir)], check=True, timeout=30)
+
+    def unlimit_staging(self):
+        subprocess.run(['umount', str(self.staging_dir)], check=True,
+                       timeout=30)
+
     # ------------------------------------------------------------------
     # database
 
@@ -448,6 +500,9 @@ class GlanceEnv:
                           **options}
         if s['authtoken']:
             conf['keystone_authtoken'] = s['authtoken']
+        for section, options in s['api_sections'].items():
+            conf.setdefault(section, {}).update(
+                {k: _option_text(v) for k, v in options.items()})
         if s['baseref_options']:
             conf['glance_baseref'] = {
                 k: _option_text(v) for k, v in s['baseref_options'].items()}
