@@ -11,6 +11,7 @@ from glance_baseref import settings
 from tests.unit import pipeline as pl
 from tests.unit.test_colocated import ended
 from tests.unit.test_colocated import polls
+from tests.unit.test_colocated import STALE_TASK
 from tests.unit.test_colocated import TASK
 from tests.unit.test_colocated import WATCHER
 
@@ -31,9 +32,10 @@ def test_staged_answers_once_the_import_is_accepted(make_pipeline, caplog,
     pipeline = make_pipeline(respond_after='staged', watch_timeout='3')
     fake = pipeline.fake
     fake.progress[pl.TARGET] = [TASK, TASK, final]
+    fake.tasks[pl.TARGET] = STALE_TASK
 
     response = pipeline.upload()
-    pl.join_watchers()
+    pl.join_watchers([pipeline.filter])
     answered = [s.line for s in fake.seen if s.thread == 'MainThread']
 
     assert response.status_int == 204
@@ -224,11 +226,12 @@ def test_first_store_looks_at_least_every_fifth_of_a_second(make_pipeline,
                                                             staging):
     pipeline = make_pipeline(poll_interval='1.0', watch_timeout='3',
                              respond_after='first_store')
+    pipeline.fake.tasks[pl.TARGET] = STALE_TASK
     looked_at = _import_ending_at(
         pipeline, END, then=dict(TASK, status='active', stores='fast'))
 
     pipeline.upload()
-    pl.join_watchers()
+    pl.join_watchers([pipeline.filter])
 
     main = [t for t in looked_at if t <= END + 0.25]
     gaps = [b - a for a, b in zip(main, main[1:])]
