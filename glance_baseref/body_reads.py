@@ -42,6 +42,10 @@ class CountingInput:
         self._counter.add(sum(len(line) for line in lines))
         return lines
 
+    def __getattr__(self, name):
+        # seek, tell, fileno, ...: whatever the server's stream offers.
+        return getattr(self.stream, name)
+
     def __iter__(self):
         for chunk in self.stream:
             self._counter.add(len(chunk))

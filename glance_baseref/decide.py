@@ -9,6 +9,7 @@ here; the result is a :class:`~glance_baseref.decision.Decision`.
 
 import json
 import logging
+import os
 import threading
 
 from glance_baseref import baseref
@@ -18,6 +19,8 @@ from glance_baseref import import_request
 from glance_baseref import inprocess
 from glance_baseref import lineage
 from glance_baseref import lookup
+from glance_baseref import resume
+from glance_baseref import settle
 from glance_baseref import stage_host
 from glance_baseref import stores
 
@@ -132,7 +135,8 @@ class Decider:
                 'import', 'glance_baseref: %s; uploads go to the first '
                 'usable store of their base image only',
                 catalog.import_unready_reason)
-            return reason, chosen[:1]
+            return '%s, but %s' % (reason, catalog.import_unready_reason), (
+                chosen[:1])
         why = target.unfit() or stores.staging_cannot_take(content_length)
         if why:
             return '%s, but %s' % (reason, why), chosen[:1]
@@ -143,6 +147,13 @@ class Decider:
                                                    'import')
         if early is not None:
             return early
+        if self.settings.resume_imports and body is not None and (
+                _method(body) == 'glance-direct'):
+            resuming = self._resume(glance, image_id, body)
+            if resuming is not None:
+                return resuming
+        if header is None:
+            return d.passing(image_id, request='import', quiet=True)
         try:
             base_id = baseref.parse_base_image_ref(header)
         except baseref.InvalidBaseImageRef as exc:
@@ -167,6 +178,39 @@ class Decider:
                           base=base_id, stores=targets.stores,
                           import_body=json.dumps(new_body),
                           request='import')
+
+    def _resume(self, glance, image_id, body):
+        """A decision to resume a dead import, or None (not one)."""
+        try:
+            image = glance.get_image(image_id)
+        except inprocess.GlanceError:
+            return None
+        if settle.MARK not in image or image.get('status') != 'importing':
+            return None
+        staged = stores.staged_data_path(image_id)
+        why_not = ''
+        if stores.stores_of(image):
+            why_not = 'it is in %s already' % image.get('stores')
+        elif staged is None or not os.path.exists(staged):
+            why_not = 'its staged data is not on this node (marked %r)' % (
+                image[settle.MARK])
+        elif settle.task_alive(glance, image_id,
+                               self.settings.watch_timeout):
+            why_not = 'its import task still works'
+        wanted = resume.stores_to_resume(image, body.get('stores'))
+        if not why_not and not wanted:
+            why_not = 'no store is left to write'
+        if why_not:
+            return d.passing(image_id, request='import',
+                             reason='not resumed: %s' % why_not)
+        new_body = {'method': {'name': 'glance-direct'},
+                    'stores': list(wanted),
+                    _MUST_SUCCEED: body.get(
+                        _MUST_SUCCEED, self.settings.all_stores_must_succeed)}
+        return d.Decision(d.RESUME, image_id, request='import',
+                          reason='the import marked %r died'
+                          % image[settle.MARK], stores=wanted,
+                          import_body=json.dumps(new_body))
 
 
 def _shown(header):

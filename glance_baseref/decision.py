@@ -15,6 +15,7 @@ REFUSE = 'refuse'          # answer 400 before reading the body
 STEER = 'steer'            # upload into one store (x-image-meta-store)
 COLOCATE = 'colocate'      # stage, then glance-direct import into stores
 FILL_IMPORT = 'fill'       # hand on an import request with a new body
+RESUME = 'resume'          # finish an import whose worker died
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Decision:
         """How the stores are reached, for the decision line."""
         if self.action == COLOCATE:
             return 'stage+import'
+        if self.action == RESUME:
+            return 'resumed import'
         if self.request == 'import':
             return 'import request'
         if self.action == STEER:

@@ -6,6 +6,7 @@ the request on, so nothing in this module asks which mode is on.
 
 import logging
 
+import webob
 import webob.exc
 
 from glance_baseref import baseref
@@ -15,6 +16,7 @@ from glance_baseref import decision as d
 from glance_baseref import import_request
 from glance_baseref import inprocess
 from glance_baseref import lineage
+from glance_baseref import resume
 from glance_baseref import settle
 
 LOG = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ class Executor:
         if action == d.FILL_IMPORT:
             import_request.replace_body(environ, decision.import_body)
             return self.app(environ, start_response), 'stores set'
+        if action == d.RESUME:
+            return self._resume(decision, environ, start_response, glance)
         if action == d.HAND_ON and decision.request == 'import':
             return self.app(environ, start_response), 'left alone'
         properties = {}
@@ -51,6 +55,34 @@ class Executor:
         response, outcome = self.colocated.run(glance, decision)
         return response(environ, start_response), '%s%s, answered %s' % (
             written, outcome, response.status)
+
+    def _resume(self, decision, environ, start_response, glance):
+        """Set a dead import's image back to uploading, then hand on.
+
+        Anything that goes wrong leaves the request as the caller sent it,
+        for glance to answer (409 for an image still importing).
+        """
+        image_id = decision.image_id
+        try:
+            # The caller must be allowed to modify the image: glance's
+            # own policy says so, through this PATCH as the caller.
+            glance.set_properties(image_id,
+                                  {settle.MARK: settle.mark_value()})
+            resume.back_to_uploading(glance.context, image_id)
+        except Exception as exc:
+            LOG.warning('glance_baseref: image %s: the dead import could not '
+                        'be resumed, the request goes on as sent: %s: %s',
+                        image_id, type(exc).__name__, exc)
+            return self.app(environ, start_response), 'not resumed'
+        import_request.replace_body(environ, decision.import_body)
+        response = webob.Request(environ).get_response(self.app)
+        if response.status_int == 202:
+            LOG.warning('glance_baseref: image %s: resumed the import that '
+                        'a dead worker left, into %s', image_id,
+                        ','.join(decision.stores))
+            self.colocated.watcher.watch(glance, image_id, decision.stores)
+        return response(environ, start_response), 'answered %s' % (
+            response.status)
 
     def _write(self, glance, decision, properties, deadline):
         """Set the properties in one PATCH, as the caller; never fatal.

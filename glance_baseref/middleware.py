@@ -28,9 +28,21 @@ What the filter does with ``PUT /v2/images/{id}/file``:
   image is active, a failed import is answered 500), once the image is
   active in its first store (``first_store``), or once glance has staged
   the data and accepted the import (``staged``: the image is still
-  importing, and a failed import is not reported to the uploader; the
-  filter deletes an image that ends up not active once glance's task
-  stops, as it does for every import it no longer waits for).
+  importing, and a failed import is not reported to the uploader). The
+  image carries the property ``baseref_import`` (time and node) until it
+  has settled; an import the upload no longer waits for is followed by a
+  bounded watcher per worker process, which removes the mark from an active
+  image and deletes one that ends up not active once glance's task stops.
+  After a crash, ``glance-baseref-audit`` finds marked images.
+
+Never worse than glance alone: when glance's staging cannot take the upload
+(its directory on this node is missing, not writable or too full, seen
+before anything is sent; or glance refuses the stage before reading a byte:
+a quota, a policy), the upload goes to the first of the stores as a plain
+upload and a WARNING says why. Once glance has read part of the body
+nothing can be sent again, and the caller gets glance's answer. Any error
+after the stage was accepted is a 500 naming the image, which is cleaned
+up once glance's task stops.
 
 With ``use_base_image_property`` an upload without the header and without
 ``x-image-meta-store`` (a Nova snapshot) whose image carries
@@ -40,15 +52,21 @@ image never fails the upload: it goes to the default store and the INFO
 line says why. The header wins over the property.
 
 ``POST /v2/images/{id}/import`` with the header and no ``stores`` or
-``all_stores`` gets the base image's usable stores as its ``stores``;
-when the image was staged on another glance-api node, which glance then
-hands the import to, only the stores that node has (see stage_host).
-Every other request passes straight through.
+``all_stores`` gets the base image's usable stores as its ``stores`` (for
+``copy-image``, less those the image is in already) and, unless the caller
+set it, ``all_stores_must_succeed`` from this filter's option (glance's own
+default there is true); when the image was staged on another glance-api
+node, which glance then hands the import to, only the stores that node has
+(see stage_host). Every other request passes straight through.
+
+Each request the filter acts on is decided first, by reads only, under one
+deadline (``lookup_timeout``), into a plain decision; the decision is logged
+and then carried out.
 
 With ``mode = report`` the filter decides all of this as usual, logs the
 decision line prefixed ``would:`` (the stores and how, the property it
 would set, or the 400 it would answer), and passes every request on
-untouched: no steering, staging, 400 or property written.
+untouched: the decision is never handed to the part that acts.
 
 Usable stores are the base image's stores, in its order, that are enabled
 here, writable, not reserved (``os_glance_*``), and in ``allowed_stores``
@@ -78,10 +96,13 @@ complete file):
 * ``wait_for_all_stores``: deprecated; true is ``respond_after =
   all_stores``, false ``first_store``; ``respond_after`` wins when both
   are set; using it logs one deprecation warning;
-* ``all_stores_must_succeed`` (false): handed to glance's import;
+* ``all_stores_must_succeed`` (false): handed to glance's import; true
+  needs ``respond_after = all_stores`` (glance-api refuses to start
+  otherwise, naming both);
 * ``import_timeout`` (3600 s): past it the answer is 504 and the image is
-  deleted once glance's import task stops, or after ``watch_timeout``
-  (3600 s);
+  deleted once glance's import task stops;
+* ``watch_timeout`` (3600 s): how long glance's import task may go without
+  progress before a watched import is taken as dead;
 * ``poll_interval`` (1.0 s): the longest pause between looks at an
   importing image; a cheap check of glance's staged file every 0.05 s
   notices the end of the import sooner;
@@ -89,7 +110,15 @@ complete file):
   uploads without the header; costs such uploads one in-process GET;
 * ``record_base_image`` (true): record the header's base image in
   ``base_image_ref``;
-* ``lookup_timeout`` (10 s): past it the upload goes to the default store.
+* ``resume_imports`` (false): a ``glance-direct`` import request resumes
+  an import of the filter's whose worker died (see
+  :mod:`glance_baseref.resume`);
+* ``lookup_timeout`` (10 s): the deadline of the whole decision (store
+  list, base and target image, the other node's stores, the property
+  write); past it the upload goes to the default store.
+
+At start-up one INFO line lists the settings that were set, and where each
+came from (paste, glance-api.conf, or paste over glance-api.conf).
 
 Glance needs ``enabled_backends``; writing several stores also needs
 ``glance-direct`` in ``enabled_import_methods`` and a staging store, and is
@@ -194,7 +223,8 @@ class BaseRefFilter:
         if method == 'PUT' and (
                 has_header or self.settings.use_base_image_property):
             match, request = _UPLOAD_PATH.match(path), 'upload'
-        elif method == 'POST' and has_header:
+        elif method == 'POST' and (
+                has_header or self.settings.resume_imports):
             match, request = _IMPORT_PATH.match(path), 'import'
         if match is None:
             return None

@@ -57,6 +57,7 @@ class Settings:
     use_base_image_property: bool
     record_base_image: bool
     lookup_timeout: float
+    resume_imports: bool
 
     @property
     def report_only(self):

@@ -521,3 +521,26 @@ def test_image_glance_would_not_import_goes_to_the_first_store(
     decision, = [m for m in pl.messages(caplog, logging.INFO)
                  if 'upload to cheap' in m]
     assert 'the base image is in cheap,fast, but %s;' % reason in decision
+
+
+def test_worker_shutdown_while_waiting_hands_the_image_on(make_pipeline,
+                                                          caplog):
+    """uWSGI's or eventlet's shutdown raises in the waiting request."""
+    pipeline = make_pipeline()
+    fake = pipeline.fake
+    fake.progress[pl.TARGET] = [TASK, TASK, ended(status='importing')]
+
+    def shutdown(seconds):
+        raise SystemExit('worker stopping')
+    pipeline.filter.executor.colocated.sleep = shutdown
+
+    with pytest.raises(SystemExit):
+        pipeline.upload()
+    pl.join_watchers([pipeline.filter])
+
+    delete, = fake.find('DELETE', TARGET_PATH)
+    assert delete.thread.startswith(WATCHER)
+    assert any('unexpected error after its data was staged: SystemExit' in m
+               for m in pl.messages(caplog, logging.ERROR))
+    # The staged answer was closed (the pipeline fixture checks that all
+    # of them were).

@@ -26,6 +26,7 @@ OPTIONS = [
     ('lookup_timeout', 3.0, '0.5', 0.5),
     ('use_base_image_property', False, 'yes', True),
     ('record_base_image', True, 'false', False),
+    ('resume_imports', False, 'true', True),
 ]
 
 DEFAULTS = settings.Settings(
@@ -33,7 +34,7 @@ DEFAULTS = settings.Settings(
     respond_after='all_stores', all_stores_must_succeed=False,
     import_timeout=3600, watch_timeout=3600, poll_interval=1.0,
     use_base_image_property=False, record_base_image=True,
-    lookup_timeout=10.0)
+    lookup_timeout=10.0, resume_imports=False)
 
 
 def _build(conf=None, **local_conf):
@@ -154,7 +155,7 @@ def test_list_opts_gives_fresh_copies():
         'enabled', 'mode', 'allowed_stores', 'respond_after',
         'wait_for_all_stores', 'all_stores_must_succeed', 'import_timeout',
         'watch_timeout', 'poll_interval', 'use_base_image_property',
-        'record_base_image', 'lookup_timeout']
+        'record_base_image', 'lookup_timeout', 'resume_imports']
     for copy, other, original in zip(first, second, opts.OPTS):
         assert copy is not original and copy is not other
         assert copy.default == original.default
