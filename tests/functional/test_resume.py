@@ -24,7 +24,7 @@ def _context(project='p1'):
 
 
 def _left_by_a_dead_worker(glance, image_id, stores):
-    """Staged, then ``importing`` with a stale task's lock, as after kill -9."""
+    """Staged, then importing with a stale task's lock, as after kill -9."""
     from glance import db as glance_db
     response = glance.request(
         'PUT', '/v2/images/%s/stage' % image_id, body=DATA,
