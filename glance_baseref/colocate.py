@@ -349,7 +349,22 @@ class _Looks:
 
     def log(self):
         waited = self.upload.clock() - self.started
-        LOG.debug('glance_baseref: image %s: %d looks at the image and '
-                  '%.4fs of CPU for them in %.3fs of waiting (%.1f looks '
-                  'a second)', self.image_id, self.count, self.cpu, waited,
+        if _green_threads():
+            # thread_time() is the CPU of the whole eventlet hub there,
+            # every request of the worker, not this upload's looks.
+            cpu = 'CPU not measured under eventlet'
+        else:
+            cpu = '%.4fs of CPU for them' % self.cpu
+        LOG.debug('glance_baseref: image %s: %d looks at the image and %s '
+                  'in %.3fs of waiting (%.1f looks a second)', self.image_id,
+                  self.count, cpu, waited,
                   self.count / waited if waited > 0 else 0.0)
+
+
+def _green_threads():
+    """Whether threads are eventlet's green threads in this process."""
+    try:
+        from eventlet import patcher
+    except ImportError:
+        return False
+    return patcher.is_monkey_patched('thread')
