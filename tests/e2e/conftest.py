@@ -64,17 +64,19 @@ class Deployment:
                                            errors='replace')
 
 
-def start_deployment(base_dir, keystone=None, **env_options):
+def start_deployment(base_dir, keystone=None, uwsgi_options=None,
+                     **env_options):
     """A glance with these GlanceEnv settings, started.
 
-    With ``keystone`` it runs the keystone flavor against it.
+    With ``keystone`` it runs the keystone flavor against it;
+    ``uwsgi_options`` go to :class:`~tests.harness.GlanceServer`.
     """
     env_options.setdefault('stores', STORES)
     env_options.setdefault('default_store', DEFAULT_STORE)
     if keystone is not None:
         env_options['authtoken'] = keystone.authtoken_options()
     env = harness.GlanceEnv.create(base_dir, **env_options)
-    server = harness.GlanceServer(env)
+    server = harness.GlanceServer(env, uwsgi_options=uwsgi_options)
     try:
         server.start()
     except BaseException:

@@ -108,11 +108,13 @@ class GlanceEnv:
                                'copy-image'),
                staging=True, read_only_stores=(), paste_options=None,
                http_stores=(), paste_template=None, stores_dir=None,
-               api_options=None, authtoken=None):
+               api_options=None, authtoken=None, rbd_stores=None,
+               import_options=None, api_sections=None):
         """Write a complete glance-api configuration into ``base_dir``.
 
         :param stores: names of the file stores (``enabled_backends``).
-        :param default_store: ``[glance_store] default_backend``.
+        :param default_store: ``[glance_store] default_backend``, one of
+            ``stores`` or ``rbd_stores``.
         :param with_filter: keep ``baseref`` in the paste pipelines.
         :param baseref_options: dict option -> value for the
             ``[glance_baseref]`` section of glance-api.conf.
@@ -162,12 +164,32 @@ class GlanceEnv:
             baseref``) against that Keystone; without, the ``default``
             flavor with glance's ``context`` filter trusting identity
             headers.
+        :param rbd_stores: ``{name: {option: value}}``: Ceph RBD stores
+            (``name:rbd``), listed before the file stores in
+            ``enabled_backends``; the options (``rbd_store_ceph_conf``,
+            ``rbd_store_pool``, ``rbd_store_user``, ...) form the store's
+            section (see
+            :meth:`tests.harness.ceph.CephCluster.glance_store_options`).
+            Their data is in the clusters: :meth:`files_for` does not see
+            it.
+        :param import_options: more sections of glance-image-import.conf,
+            as {section: {option: value}} (e.g. ``image_import_opts``
+            ``image_import_plugins`` and ``image_conversion``); lists are
+            written as oslo.config lists.
+        :param api_sections: more sections of glance-api.conf, as
+            {section: {option: value}} (e.g. ``oslo_limit``).
         """
         env = cls(base_dir, stores_dir)
         stores = tuple(stores)
-        if default_store not in stores:
+        rbd_stores = {name: dict(options)
+                      for name, options in (rbd_stores or {}).items()}
+        if default_store not in stores + tuple(rbd_stores):
             raise ValueError('default_store %r is not one of %r'
-                             % (default_store, stores))
+                             % (default_store, stores + tuple(rbd_stores)))
+        clash = set(rbd_stores) & set(stores)
+        if clash:
+            raise ValueError('rbd_stores clash with stores: %s'
+                             % sorted(clash))
         unknown = set(read_only_stores) - set(stores)
         if unknown:
             raise ValueError('read_only_stores not in stores: %s'
@@ -192,6 +214,11 @@ class GlanceEnv:
             paste_template=pathlib.Path(paste_template or REPO_PASTE_INI),
             api_options=dict(api_options or {}),
             authtoken=dict(authtoken or {}),
+            rbd_stores=rbd_stores,
+            import_options={k: dict(v)
+                            for k, v in (import_options or {}).items()},
+            api_sections={k: dict(v)
+                          for k, v in (api_sections or {}).items()},
         )
         env.base_dir.mkdir(parents=True, exist_ok=True)
         env._create_database(database)
@@ -242,12 +269,12 @@ class GlanceEnv:
                 '{"comment": "Deliberately not valid store metadata: '
                 'makes glance_store disable writes to this store."}\n')
         self._write_ini(self.config_path, self._api_conf())
-        self._write_ini(self.import_config_path, {
-            'image_import_opts': {
-                'max_parallel_stores':
-                    str(self.settings['max_parallel_stores']),
-            },
-        })
+        import_conf = {section: {k: _option_text(v) for k, v in opts.items()}
+                       for section, opts in
+                       self.settings['import_options'].items()}
+        import_conf.setdefault('image_import_opts', {})[
+            'max_parallel_stores'] = str(self.settings['max_parallel_stores'])
+        self._write_ini(self.import_config_path, import_conf)
         self.paste_path.write_text(self._paste_ini(), encoding='utf-8')
 
     # ------------------------------------------------------------------
@@ -344,6 +371,47 @@ class GlanceEnv:
         path.unlink()
         aside.rename(path)
 
+    def break_staging(self, how):
+        """Make the staging directory unusable while glance runs.
+
+        ``how``: ``'gone'`` (the directory is moved away, as when a
+        staging disk is lost) or ``'file'`` (a regular file in its place,
+        as when a mount point turned into something else). Either way
+        opening a staged file fails before glance reads a byte of the
+        body. Undone by :meth:`repair_staging`.
+        """
+        if how not in ('gone', 'file'):
+            raise ValueError('how must be gone or file, not %r' % (how,))
+        path = self.staging_dir
+        aside = path.with_name(path.name + '.broken')
+        if aside.exists():
+            raise GlanceEnvError('staging is already broken')
+        path.rename(aside)
+        if how == 'file':
+            path.write_text('Broken on purpose by the test harness.\n')
+
+    def repair_staging(self):
+        """Undo :meth:`break_staging`."""
+        path = self.staging_dir
+        aside = path.with_name(path.name + '.broken')
+        if path.is_file():
+            path.unlink()
+        aside.rename(path)
+
+    def limit_staging(self, size_bytes):
+        """Put staging on a tmpfs of ``size_bytes`` (a small staging disk).
+
+        A write past the size fails with ENOSPC in the middle of a body.
+        Needs root (mount); undone by :meth:`unlimit_staging`.
+        """
+        subprocess.run(['mount', '-t', 'tmpfs', '-o',
+                        'size=%d' % size_bytes, 'glance-baseref-staging',
+                        str(self.staging_dir)], check=True, timeout=30)
+
+    def unlimit_staging(self):
+        subprocess.run(['umount', str(self.staging_dir)], check=True,
+                       timeout=30)
+
     # ------------------------------------------------------------------
     # database
 
@@ -394,7 +462,8 @@ class GlanceEnv:
     def _api_conf(self):
         """Sections of glance-api.conf, as {section: {option: value}}."""
         s = self.settings
-        backends = ['%s:file' % name for name in s['stores']]
+        backends = ['%s:rbd' % name for name in s['rbd_stores']]
+        backends += ['%s:file' % name for name in s['stores']]
         backends += ['%s:http' % name for name in s['http_stores']]
         conf = {
             'DEFAULT': {
@@ -426,8 +495,14 @@ class GlanceEnv:
             conf[name] = section
         for name in s['http_stores']:
             conf[name] = {'store_description': 'http store %s' % name}
+        for name, options in s['rbd_stores'].items():
+            conf[name] = {'store_description': 'rbd store %s' % name,
+                          **options}
         if s['authtoken']:
             conf['keystone_authtoken'] = s['authtoken']
+        for section, options in s['api_sections'].items():
+            conf.setdefault(section, {}).update(
+                {k: _option_text(v) for k, v in options.items()})
         if s['baseref_options']:
             conf['glance_baseref'] = {
                 k: _option_text(v) for k, v in s['baseref_options'].items()}

@@ -373,6 +373,59 @@ class Keystone:
         self.image_url = url
 
     # ------------------------------------------------------------------
+    # unified limits (glance's use_keystone_limits)
+
+    def register_image_limits(self, limits):
+        """Set the image service's registered limits, {name: value}.
+
+        Registered limits are every project's defaults. glance with
+        ``use_keystone_limits`` enforces image_size_total,
+        image_stage_total, image_count_total and image_count_uploading,
+        and a limit that is not registered counts as 0: register all four.
+        """
+        for name, value in limits.items():
+            found = self._api('GET', '/registered_limits?service_id=%s'
+                              '&resource_name=%s'
+                              % (self.image_service_id, name))
+            existing = found['registered_limits']
+            if existing:
+                self._api('PATCH', '/registered_limits/%s'
+                          % existing[0]['id'],
+                          {'registered_limit': {'default_limit': value}})
+            else:
+                self._api('POST', '/registered_limits', {
+                    'registered_limits': [{
+                        'service_id': self.image_service_id,
+                        'region_id': REGION, 'resource_name': name,
+                        'default_limit': value}]})
+
+    def oslo_limit_options(self):
+        """``[oslo_limit]`` of a glance that enforces unified limits.
+
+        oslo.limit reads the endpoint named here (for its service and
+        region) and the limits, as the ``glance`` user with a
+        system-scoped reader role (as devstack sets it up). Needs the
+        image endpoint: :meth:`register_image_endpoint` first; every
+        glance may use it, whatever its URL.
+        """
+        endpoints = self._api('GET', '/endpoints?service_id=%s'
+                              '&interface=public'
+                              % self.image_service_id)['endpoints']
+        if not endpoints:
+            raise KeystoneError('no image endpoint registered yet')
+        self._api('PUT', '/system/users/%s/roles/%s'
+                  % (self.users['glance']['id'], self.roles['reader']))
+        return {
+            'auth_url': self.auth_url,
+            'auth_type': 'password',
+            'username': 'glance',
+            'password': self.password,
+            'user_domain_name': DOMAIN,
+            'system_scope': 'all',
+            'endpoint_id': endpoints[0]['id'],
+        }
+
+    # ------------------------------------------------------------------
     # credentials
 
     def auth(self, user):

@@ -17,6 +17,7 @@ import pathlib
 import re
 import subprocess
 
+from tests.harness import ceph as ceph_harness
 from tests.harness import keystone as keystone_harness
 from tests.harness import venvs
 
@@ -80,22 +81,41 @@ def service_user_options(keystone, user='cinder'):
 
 
 def cinder_upload(creds, glance_url, volume_path, base_image_ref=None,
-                  store_id=None, service_user=None, name='volume-upload'):
+                  store_id=None, service_user=None, name='volume-upload',
+                  rbd=None, timeout=300):
     """Upload the file ``volume_path`` as Cinder's volume manager does.
 
     ``base_image_ref``: the volume was created from that image (its
     ``glance_metadata['image_id']``); ``store_id``: its volume type's
     ``image_service:store_id``; ``service_user``: Cinder's
     ``[service_user]`` options (see :func:`service_user_options`), which
-    make it send ``X-Service-Token`` too. Returns ``image_id``,
-    ``error`` (None on success), ``status`` ('deleted' once Cinder
-    deleted it) and, after a failure, ``status_after_failure`` (what
-    Cinder's clean-up found).
+    make it send ``X-Service-Token`` too; ``rbd``: upload the RBD volume
+    it names instead of a file, with Cinder's RBD driver (see
+    :func:`rbd_volume`; ``volume_path`` is then None). Returns
+    ``image_id``, ``error`` (None on success), ``status`` ('deleted' once
+    Cinder deleted it) and, after a failure, ``status_after_failure``
+    (what Cinder's clean-up found).
     """
     return run('cinder_upload.py', dict(
-        creds, glance_url=glance_url, volume_path=str(volume_path),
+        creds, glance_url=glance_url,
+        volume_path=volume_path and str(volume_path),
         base_image_ref=base_image_ref, store_id=store_id,
-        service_user=service_user, name=name))
+        service_user=service_user, name=name, rbd=rbd), timeout=timeout)
+
+
+def rbd_volume(cluster, volume_id):
+    """The ``rbd`` argument of :func:`cinder_upload` for the volume
+    ``volume-<volume_id>`` in the ``volumes`` pool of ``cluster`` (a
+    :class:`tests.harness.ceph.CephCluster`), read as user ``cinder``.
+
+    The clients virtualenv gets Debian's ``rados`` and ``rbd`` bindings
+    here (tools/ceph_bindings.py), as Cinder's RBD driver needs them.
+    """
+    ceph_harness.link_bindings(venvs.service_venv(VENV))
+    return {'conf': str(cluster.conf_path), 'user': 'cinder',
+            'pool': ceph_harness.VOLUMES_POOL,
+            'keyring': str(cluster.keyring_path('cinder')),
+            'volume_id': volume_id}
 
 
 def nova_snapshot(creds, glance_url, disk_path, base_image_ref=None,
