@@ -147,11 +147,23 @@ class Settler:
     @staticmethod
     def failed(glance, image_id, stores, status, why=''):
         """An image that will not become active: delete it."""
-        fate = delete(glance, image_id)
-        LOG.error('glance_baseref: image %s did not reach stores %s (%s%s); '
-                  'it was %s. %s', image_id, ','.join(stores),
-                  task_message(glance, image_id), why, status, fate)
-        return fate
+        LOG.error('glance_baseref: image %s could not be written to stores '
+                  '%s (%s%s); it is %s, deleting it', image_id,
+                  ','.join(stores), task_message(glance, image_id), why,
+                  status)
+        return delete(glance, image_id)
+
+    @staticmethod
+    def answered_as_failed(glance, image_id, verdict):
+        """Active, but its upload was answered with an error: delete it.
+
+        The uploader was told it failed (504, 500) and cleans up, or
+        tries again, as after any failed upload.
+        """
+        LOG.error('glance_baseref: image %s is active in %s, but its upload '
+                  'was answered with an error; deleting it', image_id,
+                  ','.join(verdict.written))
+        return delete(glance, image_id)
 
 
 def delete(glance, image_id):

@@ -179,7 +179,10 @@ class ImportWatcher:
     @staticmethod
     def _settle(watch, image, verdict, why):
         glance, image_id = watch.glance, watch.image_id
-        if verdict.state == settle.ACTIVE and not watch.delete_when_done:
+        if verdict.state == settle.ACTIVE:
+            if watch.delete_when_done:
+                settle.Settler.answered_as_failed(glance, image_id, verdict)
+                return
             settle.Settler.succeeded(glance, image_id, image, verdict)
             if why:
                 LOG.warning('glance_baseref: image %s is active in %s%s; '

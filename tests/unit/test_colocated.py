@@ -312,7 +312,7 @@ STALE_TASK = [{'id': 'task-1', 'status': 'processing',
 
 @pytest.mark.parametrize('after_timeout,deleted,task_at_delete,logged', [
     ([TASK, ended(status='importing')], True, False,
-     'did not reach stores fast,cheap'),
+     'could not be written to stores fast,cheap'),
     ([TASK], True, True, 'its task stopped without ending the import'),
     ([TASK, 404], False, None, None),
 ], ids=['task stops', 'task stops working', 'deleted by someone else'])
