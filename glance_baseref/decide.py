@@ -130,6 +130,13 @@ class Decider:
     def _one_store_only(self, catalog, target, content_length, reason,
                         chosen):
         """Why several stores must become one, before anything is sent."""
+        staging = stores.staging_cannot_take(content_length)
+        if staging:
+            # A fault an operator must hear of, on every upload it costs.
+            LOG.warning('glance_baseref: image %s: %s; it goes to %s only, '
+                        'as a plain upload', target.image_id, staging,
+                        chosen[0])
+            return '%s, but %s' % (reason, staging), chosen[:1]
         if not catalog.import_ready:
             self.warn_once(
                 'import', 'glance_baseref: %s; uploads go to the first '
@@ -137,7 +144,7 @@ class Decider:
                 catalog.import_unready_reason)
             return '%s, but %s' % (reason, catalog.import_unready_reason), (
                 chosen[:1])
-        why = target.unfit() or stores.staging_cannot_take(content_length)
+        why = target.unfit()
         if why:
             return '%s, but %s' % (reason, why), chosen[:1]
         return reason, chosen
@@ -250,7 +257,7 @@ class _TargetImage:
 
     def __init__(self, glance, image_id):
         self._glance = glance
-        self._image_id = image_id
+        self.image_id = image_id
         self._image = None
         self._error = None
 
@@ -258,7 +265,7 @@ class _TargetImage:
         """The image as the caller sees it, or None if it cannot be read."""
         if self._image is None and self._error is None:
             try:
-                self._image = self._glance.get_image(self._image_id)
+                self._image = self._glance.get_image(self.image_id)
             except inprocess.GlanceError as exc:
                 self._error = exc
         return self._image

@@ -125,7 +125,9 @@ def staging_cannot_take(content_length):
     path = _staging_dir()
     if path is _UNKNOWN:
         return ''
-    if not path or not os.path.isdir(path):
+    if not path:
+        return 'glance has no staging directory (os_glance_staging_store)'
+    if not os.path.isdir(path):
         return 'the staging directory %s is missing' % path
     if not os.access(path, os.W_OK | os.X_OK):
         return 'the staging directory %s is not writable' % path
