@@ -17,7 +17,11 @@ selected cases are started:
 * ``filter-norecord``: ``record_base_image = false``;
 * ``filter-property``: ``use_base_image_property = true``;
 * ``plain``: glance's own pipeline, ``max_parallel_stores = 1``;
-* ``plain-mps3``: the same with ``max_parallel_stores = 3``.
+* ``plain-mps3``: the same with ``max_parallel_stores = 3``;
+* ``shared-<2x1|2x4>-<all_stores|staged|plain>``: case 7, uWSGI with 2
+  processes of 1 or 4 threads, ``max_parallel_stores = 1``.
+
+Every other server runs 1 uWSGI process of 4 threads.
 """
 
 import io
@@ -45,6 +49,28 @@ SERVERS = {
     'plain': {'with_filter': False, 'max_parallel_stores': 1},
     'plain-mps3': {'with_filter': False, 'max_parallel_stores': 3},
 }
+# Case 7 (benchmarks/shared_process.py): uWSGI shapes x what answers.
+SHARED_SHAPES = {'2x1': {'processes': 2, 'threads': 1},
+                 '2x4': {'processes': 2, 'threads': 4}}
+SHARED_MODES = {
+    'all_stores': {'with_filter': True,
+                   'baseref_options': {'respond_after': 'all_stores'}},
+    'staged': {'with_filter': True,
+               'baseref_options': {'respond_after': 'staged'}},
+    'plain': {'with_filter': False},
+}
+
+
+def shared_server(shape, mode):
+    """The name of a case 7 server."""
+    return 'shared-%s-%s' % (shape, mode)
+
+
+SERVERS.update({
+    shared_server(shape, mode): dict(settings, max_parallel_stores=1,
+                                     server=dict(server))
+    for shape, server in SHARED_SHAPES.items()
+    for mode, settings in SHARED_MODES.items()})
 # The servers each case talks to.
 CASE_SERVERS = {
     '1': ('filter', 'plain', 'plain-mps3'),
@@ -54,6 +80,10 @@ CASE_SERVERS = {
     '4': ('filter', 'plain'),
     '5': ('filter-mps3', 'plain'),
     '6': ('filter', 'filter-norecord', 'filter-property', 'plain'),
+    # 'plain' for the base image and clean-ups (Failures).
+    '7': ('plain',) + tuple(shared_server(shape, mode)
+                            for shape in SHARED_SHAPES
+                            for mode in SHARED_MODES),
 }
 ALL_STORES = ('fast', 'cheap', 'cold')
 POLL = 0.2  # how often the benchmark's own clients look at an image

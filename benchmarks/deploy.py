@@ -38,7 +38,8 @@ class _SharedEnv(harness.GlanceEnv):
 
 
 class Deployment:
-    """Named servers; ``variants`` maps a name to GlanceEnv settings.
+    """Named servers; ``variants`` maps a name to GlanceEnv settings,
+    and optionally ``server``: the uWSGI ``processes`` and ``threads``.
 
     The first variant owns the database and the stores.
     """
@@ -52,16 +53,21 @@ class Deployment:
 
     def start(self):
         names = list(self.variants)
+        env_settings = {name: dict(settings) for name, settings
+                        in self.variants.items()}
+        server_options = {name: settings.pop('server', {})
+                          for name, settings in env_settings.items()}
         primary = harness.GlanceEnv.create(
             self.base_dir / names[0], stores=STORES,
             default_store=DEFAULT_STORE, database=self.database,
-            **self.variants[names[0]])
+            **env_settings[names[0]])
         self.envs[names[0]] = primary
         for name in names[1:]:
             self.envs[name] = _SharedEnv(primary, '../' + name,
-                                         **self.variants[name])
+                                         **env_settings[name])
         for name in names:
-            self.servers[name] = harness.GlanceServer(self.envs[name])
+            self.servers[name] = harness.GlanceServer(
+                self.envs[name], **server_options[name])
         # Each server spends a few seconds of CPU importing glance; on two
         # cores starting them side by side takes about half the time.
         with futures.ThreadPoolExecutor(len(names)) as pool:

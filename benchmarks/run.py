@@ -1,6 +1,6 @@
 """Benchmarks of glance_baseref against what operators do today.
 
-``./run bench`` runs this file (``--help`` for the options). It starts six
+``./run bench`` runs this file (``--help`` for the options). It starts
 glance-api 33 servers under uWSGI on 127.0.0.1 that share one database and
 three file stores (see benchmarks/cases.py), uses python-glanceclient the
 way Cinder does, runs every case with its variants alternating, prints
@@ -27,7 +27,12 @@ Cases:
 5. how soon the answer follows the end of glance's import (issue 10),
    over uploads of mixed sizes;
 6. the lineage options (issue 9): time added per upload by
-   ``use_base_image_property`` and ``record_base_image``.
+   ``use_base_image_property`` and ``record_base_image``;
+7. what co-located uploads cost the other requests of a process (issue
+   14): a GET of one image beside two uploads in flight, and the
+   uploaders' wait, at 2 uWSGI processes x 1 and x 4 threads, with
+   ``respond_after = all_stores``, ``staged`` and without the filter
+   (benchmarks/shared_process.py).
 
 Only the servers of the selected cases are started.
 Everything is written below a temporary directory, deleted at the end,
@@ -53,6 +58,7 @@ from benchmarks import common  # noqa: E402
 from benchmarks import deploy  # noqa: E402
 from benchmarks import latency  # noqa: E402
 from benchmarks import results as results_mod  # noqa: E402
+from benchmarks import shared_process  # noqa: E402
 
 TITLES = {
     '1': 'pass-through',
@@ -61,6 +67,7 @@ TITLES = {
     '4': 'decision latency',
     '5': 'answer after the import\'s end',
     '6': 'lineage options (issue 9)',
+    '7': 'other requests beside co-located uploads (issue 14)',
 }
 
 
@@ -79,6 +86,9 @@ def parse_args(argv):
                         help='image size for cases 2 and 3 (default 1024)')
     parser.add_argument('--small-mib', type=int, default=64,
                         help='the smaller size of case 2 (default 64)')
+    parser.add_argument('--shared-mib', type=int, default=128,
+                        help='size of the two uploads of case 7 '
+                        '(default 128)')
     parser.add_argument('--repeat', type=int, default=4,
                         help='repetitions of each variant at --size-mib '
                         '(default 4; the smaller size gets at least 5)')
@@ -102,12 +112,13 @@ def parse_args(argv):
                         'the system temp dir)')
     args = parser.parse_args(argv)
     if args.quick:
-        args.size_mib, args.small_mib = 64, 16
+        args.size_mib, args.small_mib, args.shared_mib = 64, 16, 32
         args.repeat, args.rounds = 2, 8
     args.only = {c.strip() for c in args.only.split(',') if c.strip()}
     if not args.only or args.only - set(TITLES):
         parser.error('--only takes case numbers from %s' % ','.join(TITLES))
-    if min(args.size_mib, args.small_mib, args.repeat, args.rounds) < 1:
+    if min(args.size_mib, args.small_mib, args.shared_mib, args.repeat,
+           args.rounds) < 1:
         parser.error('sizes, --repeat and --rounds must be positive')
     missing = cases.missing_options(cases.servers_for(args.only))
     if missing:
@@ -190,6 +201,13 @@ def main(argv=None):
         if '6' in args.only:
             log('\ncase 6: lineage options, %d rounds' % args.rounds)
             cases.lineage(deployment, clients, results, args.rounds, log)
+        if '7' in args.only:
+            log('\ncase 7: other requests beside co-located uploads, %d '
+                'rounds' % args.repeat)
+            shared = common.write_data_file(work / 'shared.raw',
+                                            args.shared_mib)
+            shared_process.run(deployment, clients, results,
+                               args.shared_mib, args.repeat, shared, log)
     except KeyboardInterrupt:
         log('\ninterrupted; cleaning up')
         return 130

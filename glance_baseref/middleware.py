@@ -124,6 +124,19 @@ Glance needs ``enabled_backends``; writing several stores also needs
 ``glance-direct`` in ``enabled_import_methods`` and a staging store, and is
 fastest with ``[image_import_opts] max_parallel_stores`` set to the number
 of stores.
+
+How glance-api is served matters (see serving, doc/scaling-out.md and
+doc/compatibility.md). With ``respond_after = all_stores`` or
+``first_store`` a co-located upload holds the thread that serves it until
+glance has written the stores. Under uWSGI with one thread per process
+(``threads`` unset) that process serves nothing else meanwhile, so the
+filter logs one WARNING at start-up: give each process several threads,
+or use ``respond_after = staged``. Under glance's eventlet server
+(``glance-api`` of glance 28-32) requests wait on green threads and hold
+no thread, so ``all_stores`` is the right mode there and the filter logs
+one INFO line; ``staged`` and ``first_store`` get a WARNING instead,
+because a worker that SIGHUP retires exits without waiting for imports
+that outlive their request, and glance's import dies with it.
 """
 
 import logging
@@ -138,6 +151,7 @@ from glance_baseref import decision as d
 from glance_baseref import execute
 from glance_baseref import import_request
 from glance_baseref import inprocess
+from glance_baseref import serving
 from glance_baseref import settings as settings_mod
 from glance_baseref import watcher as watcher_mod
 
@@ -176,6 +190,7 @@ class BaseRefFilter:
         elif self.settings.report_only:
             LOG.info('glance_baseref: report mode; decisions are logged '
                      'with would: and every request passes on untouched')
+        serving.check(self.settings)
 
     def __call__(self, environ, start_response):
         route = self._route(environ)

@@ -1,4 +1,6 @@
-"""glance-api 33 under uWSGI on 127.0.0.1, and clients that talk like Cinder.
+"""glance-api under uWSGI (or glance's eventlet server, when the session
+chose it: tests/harness/server_kind.py) on 127.0.0.1, and clients that
+talk like Cinder.
 
 Two identities (see doc/identity.md):
 
@@ -64,19 +66,24 @@ class Deployment:
                                            errors='replace')
 
 
-def start_deployment(base_dir, keystone=None, uwsgi_options=None,
-                     **env_options):
+def start_deployment(base_dir, keystone=None, server_options=None,
+                     uwsgi_options=None, **env_options):
     """A glance with these GlanceEnv settings, started.
 
     With ``keystone`` it runs the keystone flavor against it;
-    ``uwsgi_options`` go to :class:`~tests.harness.GlanceServer`.
+    ``server_options`` go to the server (``processes``, ``threads``),
+    ``uwsgi_options`` to :class:`~tests.harness.GlanceServer` (a test
+    that sets them needs uWSGI, not the eventlet server).
     """
     env_options.setdefault('stores', STORES)
     env_options.setdefault('default_store', DEFAULT_STORE)
     if keystone is not None:
         env_options['authtoken'] = keystone.authtoken_options()
     env = harness.GlanceEnv.create(base_dir, **env_options)
-    server = harness.GlanceServer(env, uwsgi_options=uwsgi_options)
+    server_options = dict(server_options or {})
+    if uwsgi_options:
+        server_options['uwsgi_options'] = uwsgi_options
+    server = harness.glance_server(env, **server_options)
     try:
         server.start()
     except BaseException:

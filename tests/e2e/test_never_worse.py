@@ -105,19 +105,25 @@ class Outcome:
 def rank(outcome):
     """How good an outcome is for the uploader and the operator.
 
-    3 + stores: active, every listed store complete, nothing left over;
-    2: failed, and Cinder's usual clean-up (delete a queued or saving
-    image) or glance already removed everything; 1: failed, the image
-    stuck but marked for glance-baseref-audit; 0: anything else.
+    A pair ``(tier, -files left over)``, compared as a tuple. Tiers:
+    3 + stores: active, every listed store complete; 2: failed, and
+    nothing of the image is left for anyone to settle (deleted, or
+    ``queued``/``saving``, which Cinder deletes after a failed upload);
+    1: failed, the image stuck but marked for glance-baseref-audit; 0:
+    anything else (stuck and unmarked, or active without its data).
+    Files left over are those outside the listed stores (staging, a
+    partial file of a killed write).
     """
     if outcome.status == 'active' and outcome.complete and outcome.stores:
-        return 3 + len(outcome.stores) - (1 if outcome.leftovers else 0)
-    if outcome.status in (None, 'queued', 'saving') and not (
-            outcome.stores or outcome.leftovers):
-        return 2
-    if outcome.marked:
-        return 1
-    return 0
+        tier = 3 + len(outcome.stores)
+    elif outcome.status in (None, 'queued', 'saving') and not (
+            outcome.stores):
+        tier = 2
+    elif outcome.marked:
+        tier = 1
+    else:
+        tier = 0
+    return tier, -len(outcome.leftovers)
 
 
 def assert_never_worse(outcomes):
@@ -366,7 +372,7 @@ def test_staging_full_mid_body_fails_cleanly(small_staging_pair):
     # documented; but a failure Cinder cleans up: nothing left anywhere.
     filtered = outcomes['filtered']
     assert filtered.answer >= 400 or filtered.answer == 0, filtered
-    assert rank(filtered) == 2, filtered
+    assert rank(filtered) == (2, 0), filtered
     assert not filtered.marked, filtered
 
 

@@ -73,6 +73,15 @@ def uwsgi_app_setting():
     return ('wsgi-file', script)
 
 
+def has_eventlet_server():
+    """Whether glance's ``glance-api`` script still serves (glance <= 32).
+
+    glance 28-32 (2024.1-2026.1, deprecated in 2026.1) serve with eventlet;
+    glance 33's script only prints that standalone glance-api is gone.
+    """
+    return glance_version()[0] <= 32
+
+
 def loses_early_answers():
     """Whether the client may lose an answer sent before the body was read.
 

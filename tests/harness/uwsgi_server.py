@@ -80,7 +80,8 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def _alive(pid):
+def alive(pid):
+    """Whether process ``pid`` runs (a zombie does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -123,8 +124,9 @@ class UwsgiServer:
     (start on enter, stop on exit).
     """
 
-    #: what it serves, for messages
+    #: what it serves, and the program serving it, for messages
     label = 'the WSGI app'
+    program = 'uwsgi'
     probe_path = '/'
     error_class = UwsgiServerError
 
@@ -219,14 +221,23 @@ class UwsgiServer:
         stop_at_exit(self)
         return self
 
-    def _start_once(self, deadline):
+    def command(self):
+        """Write the server's configuration; return the command to run.
+
+        The command's process must be the server's master: its process
+        group holds every worker (see :meth:`stop`).
+        """
         self._write_ini()
+        return [self.uwsgi_binary, '--ini', str(self.ini_path)]
+
+    def _start_once(self, deadline):
+        command = self.command()
         env = dict(os.environ)
         env.update(self.env_vars())
         with open(self.log_path, 'ab') as log:
             self._log_offset = log.tell()
             self.proc = subprocess.Popen(
-                [self.uwsgi_binary, '--ini', str(self.ini_path)],
+                command,
                 stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, env=env,
                 cwd=str(self.base_dir), start_new_session=True)
@@ -235,8 +246,8 @@ class UwsgiServer:
                 code = self.proc.returncode
                 self._reap()
                 raise self.error_class(
-                    'uwsgi (%s) exited with %s during start-up\n%s'
-                    % (self.label, code, self.log_tail()))
+                    '%s (%s) exited with %s during start-up\n%s'
+                    % (self.program, self.label, code, self.log_tail()))
             if self._answers():
                 return
             if time.monotonic() > deadline:
@@ -380,7 +391,7 @@ class UwsgiServer:
         return status
 
     def is_running(self):
-        return self.proc is not None and _alive(self.proc.pid)
+        return self.proc is not None and alive(self.proc.pid)
 
 
 class GlanceServerError(UwsgiServerError):
@@ -396,6 +407,8 @@ class GlanceServer(UwsgiServer):
     label = 'glance-api'
     probe_path = '/versions'
     error_class = GlanceServerError
+    #: the serving shape a test session chose, see tests/harness/server_kind.py
+    kind = 'uwsgi'
 
     def __init__(self, env, port=None, processes=1, threads=4,
                  uwsgi_options=None):
