@@ -1,11 +1,18 @@
+import re
+
 import setuptools
 
 with open('README.md', encoding='utf-8') as f:
     long_description = f.read()
+# One place for the version: the package's __version__ (the audit prints
+# it with --version); reno's notes for it are in CHANGELOG.rst.
+with open('glance_baseref/__init__.py', encoding='utf-8') as f:
+    version = re.search(r"^__version__ = '([^']+)'$", f.read(),
+                        re.MULTILINE).group(1)
 
 setuptools.setup(
     name='glance_baseref',
-    version='0.1.0',
+    version=version,
     description=('Glance API filter that stores uploaded volumes in every '
                  'store of their base image'),
     long_description=long_description,
@@ -29,11 +36,32 @@ setuptools.setup(
         'audit': [
             'python-glanceclient>=4.0',
             'keystoneauth1>=5.0',
+            # clouds.yaml and the OS_* precedence, as the openstack CLI
+            # resolves them; cliff formats the output.
+            'openstacksdk>=3.0',
+            'cliff>=4.6',
+        ],
+        # `openstack image baseref check|repair`
+        'osc': [
+            'python-glanceclient>=4.0',
+            'keystoneauth1>=5.0',
+            'openstacksdk>=3.0',
+            'cliff>=4.6',
+            'osc-lib>=3.0',
+            'python-openstackclient>=6.6',
         ],
     },
     entry_points={
         'console_scripts': [
             'glance-baseref-audit = glance_baseref.audit.cli:main',
+            'glance-baseref-paste-ini = glance_baseref.paste_ini:main',
+        ],
+        'openstack.cli.extension': [
+            'image_baseref = glance_baseref.audit.osc',
+        ],
+        'openstack.image_baseref.v1': [
+            'image_baseref_check = glance_baseref.audit.osc:Check',
+            'image_baseref_repair = glance_baseref.audit.osc:Repair',
         ],
         'paste.filter_factory': [
             'baseref = glance_baseref.middleware:filter_factory',

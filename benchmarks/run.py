@@ -1,6 +1,6 @@
 """Benchmarks of glance_baseref against what operators do today.
 
-``./run bench`` runs this file (``--help`` for the options). It starts six
+``./run bench`` runs this file (``--help`` for the options). It starts
 glance-api 33 servers under uWSGI on 127.0.0.1 that share one database and
 three file stores (see benchmarks/cases.py), uses python-glanceclient the
 way Cinder does, runs every case with its variants alternating, prints

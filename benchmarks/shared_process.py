@@ -129,8 +129,9 @@ def run(deployment, clients, results, size_mib, repeat, path, log):
     for shape, options in SHAPES.items():
         measured = [(mode, rounds[cases.shared_server(shape, mode)])
                     for mode in MODES]
-        _add(results, '%s, %d processes x %d threads' % (
-            label, options['processes'], options['threads']),
+        _add(results, '%s, %d processes x %d thread%s' % (
+            label, options['processes'], options['threads'],
+            's' if options['threads'] > 1 else ''),
             [(mode, done) for mode, done in measured if done])
     log(results.text('7'))
     return rounds

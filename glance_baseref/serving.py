@@ -9,7 +9,8 @@ nothing else meanwhile: requests that uWSGI gave to it wait. Measured
 (doc/scaling-out.md): beside two co-located uploads, a GET of one image
 waits seconds at 2 processes x 1 thread, tens of milliseconds at 2 x 4.
 The filter sees this shape through the ``uwsgi`` module and logs one
-WARNING at start-up (from the first worker, or the master).
+WARNING at start-up (from the first worker, or the master). Under
+mod_wsgi or another server it cannot read the shape and says nothing.
 
 glance's eventlet server (``glance-api`` of glance 28-32, kolla-ansible up
 to 2025.2) serves each request on a green thread: a waiting upload yields

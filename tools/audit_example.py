@@ -12,6 +12,7 @@ end. Run it with the interpreter of ``tox -e py3``:
     GLANCE_BASEREF_VENV_DIR=... .tox/py3/bin/python tools/audit_example.py
 """
 
+import datetime
 import os
 import pathlib
 import shutil
@@ -26,7 +27,7 @@ from tests.e2e import conftest  # noqa: E402
 from tests import harness  # noqa: E402
 from tests.harness import keystone as keystone_harness  # noqa: E402
 
-AUDIT = os.path.join(os.path.dirname(sys.executable), 'glance-baseref-audit')
+BIN = os.path.dirname(sys.executable)
 DATA = b'x' * (1 << 20)
 
 
@@ -44,13 +45,21 @@ def place_images(owner):
     old = harness.make_base_image(owner, ['cold'], DATA, name='old-base')
     misplaced('orphan', old['id'])
     owner.delete_image(old['id'])
+    # What a glance-api worker killed mid-upload leaves: the filter's mark,
+    # the data staged, no import (the mark is three hours old).
+    stuck = owner.create_image(name='crashed', baseref_import=(
+        datetime.datetime.now(datetime.timezone.utc)
+        - datetime.timedelta(hours=3)).strftime('%Y-%m-%dT%H:%M:%SZ')
+        + ' glance-api-2')
+    owner.stage(stuck['id'], DATA)
     return half
 
 
-def run(env, user, *args):
-    print('\n$ glance-baseref-audit %s    # as %s' % (' '.join(args), user))
-    done = subprocess.run([AUDIT] + list(args), env=env, text=True,
-                          capture_output=True, check=False)
+def run(env, user, *args, command=('glance-baseref-audit',)):
+    print('\n$ %s %s    # as %s' % (' '.join(command), ' '.join(args), user))
+    done = subprocess.run([os.path.join(BIN, command[0])]
+                          + list(command[1:]) + list(args), env=env,
+                          text=True, capture_output=True, check=False)
     sys.stdout.write(done.stdout)
     if done.stderr:
         sys.stdout.write('[stderr] ' + done.stderr)
@@ -67,17 +76,28 @@ def main():
             with_filter=False)
         keystone.register_image_endpoint(glance.server.url)
         half = place_images(keystone.client('p1', ('member', 'reader')))
+        # An image of another project, which only the admin lists.
+        other = keystone.client('p2', ('member', 'reader'))
+        other.upload(other.create_image(name='p2-image')['id'], DATA)
         admin = keystone.user('p1', ('admin', 'member', 'reader'))
         member = keystone.user('p1', ('member', 'reader'))
         as_admin, as_member = keystone.openrc(admin), keystone.openrc(member)
-        run(as_admin, admin, 'check')
-        run(as_admin, admin, 'check', '--image', half['id'], '-f', 'json')
-        run(as_member, member, 'check')
-        run(as_member, member, 'repair')
-        run(as_admin, admin, 'repair', '--dry-run')
-        run(as_admin, admin, 'repair')
-        run(as_admin, admin, 'repair')
-        run(as_admin, admin, 'check')
+        openstack = ('openstack', 'image', 'baseref')
+        # The columns that fit a page; -f json shows all of them.
+        narrow = ('-c', 'image', '-c', 'status', '-c', 'result', '-c',
+                  'missing', '-c', 'node', '-c', 'idle')
+        run(as_admin, admin, 'check', *narrow, command=openstack)
+        run(as_admin, admin, 'check', '--image', half['id'], '-f', 'json',
+            command=openstack)
+        run(as_member, member, 'check', *narrow)
+        run(as_member, member, 'repair', '-c', 'image', '-c', 'result',
+            '-c', 'detail')
+        run(as_admin, admin, 'repair', '--dry-run', '-f', 'value', '-c',
+            'image', '-c', 'result')
+        run(as_admin, admin, 'repair', '-c', 'image', '-c', 'result', '-c',
+            'missing', '-c', 'copied', '-c', 'failed')
+        run(as_admin, admin, 'repair', '-f', 'json')
+        run(as_admin, admin, 'check', *narrow)
     finally:
         try:
             if glance is not None:

@@ -1,76 +1,83 @@
-"""``glance-baseref-audit check|repair``: arguments, output, exit status.
+"""``glance-baseref-audit check|repair``, for hosts without the openstack CLI.
 
-Exit status: 0 nothing is missing (or everything was copied), 1 some
-image lacks a store of its base (check, ``repair --dry-run``, or an image
-repair skipped on purpose), 2 an error (errors win over 1).
+The same commands as ``openstack image baseref check|repair``
+(:mod:`.commands`), in a cliff app of their own whose ``--os-*`` options
+are openstacksdk's, resolved the way python-openstackclient resolves
+them (:mod:`.connect`). The ``--os-*`` options go before the command,
+the command's options after it.
 """
 
-import argparse
+import functools
 import logging
 import sys
 
-EXIT_OK = 0
-EXIT_MISSING = 1
 EXIT_ERROR = 2
-
 PROG = 'glance-baseref-audit'
 
 
-def build_parser(argv):
+class _ClientManager:
+    """The app's ``client_manager``: the connection, made when first used."""
+
+    def __init__(self, options, auth):
+        self._options = options
+        self._auth = auth
+
+    @functools.cached_property
+    def image_baseref(self):
+        from glance_baseref.audit import connect
+        return connect.from_arguments(self._options, self._auth)
+
+
+def _app_class():
+    from cliff import app
+    from cliff import commandmanager
+
+    from glance_baseref import __version__
+    from glance_baseref.audit import commands
     from glance_baseref.audit import connect
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description='Find, and repair with copy-image, images that are not '
-                    'in every usable store of the base image their '
-                    'base_image_ref property names.',
-        epilog='The --os-* options go before the command. See doc/audit.md.')
-    connect.register_arguments(parser, argv)
-    commands = parser.add_subparsers(dest='command', required=True)
-    common = _common_parser()
-    commands.add_parser(
-        'check', parents=[common],
-        help='List images that lack a store of their base.')
-    repair = commands.add_parser(
-        'repair', parents=[common],
-        help='Copy images into the stores they lack (admin).')
-    repair.add_argument('--max-concurrent', type=_positive_int, default=2,
-                        metavar='N', help='Imports running at once '
-                        '(default 2).')
-    repair.add_argument('--dry-run', action='store_true',
-                        help='Say what would be copied; copy nothing.')
-    repair.add_argument('--copy-timeout', type=float, default=3600,
-                        metavar='S', help='Seconds one image\'s copy may take '
-                        '(default 3600).')
-    repair.add_argument('--poll-interval', type=float, default=2.0,
-                        metavar='S', help='Longest pause between two looks '
-                        'at an importing image (default 2).')
-    return parser
 
+    class AuditApp(app.App):
+        NAME = PROG
+        CONSOLE_MESSAGE_FORMAT = PROG + ': %(levelname)s: %(message)s'
 
-def _common_parser():
-    """The options of both commands; they follow the command's name."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument('--project', metavar='P',
-                        help='Only images owned by project P.')
-    common.add_argument('--image', nargs='+', default=[], metavar='ID',
-                        help='Only these images.')
-    common.add_argument(
-        '--allowed-stores', default='', metavar='S1,S2',
-        help='Only these stores count as usable (the filter\'s '
-             'allowed_stores); default: every enabled, writable store.')
-    common.add_argument('-f', '--format', choices=('table', 'json'),
-                        default='table', help='Output on stdout.')
-    common.add_argument('--page-size', type=_positive_int, default=100,
-                        metavar='N',
-                        help='Images per listing request (default 100).')
-    return common
+        def __init__(self, argv, auth=None):
+            self._argv = list(argv)
+            self._auth = auth
+            self.client_manager = None
+            manager = commandmanager.CommandManager('glance_baseref.audit')
+            manager.add_command('check', commands.Check)
+            manager.add_command('repair', commands.Repair)
+            super().__init__(
+                description='Find, and repair, images that are not in every '
+                            'usable store of their base image, and imports '
+                            'that did not settle. See doc/audit.md.',
+                version=__version__, command_manager=manager,
+                deferred_help=True)
 
+        def build_option_parser(self, description, version,
+                                argparse_kwargs=None):
+            # Without allow_abbrev, the command's --image would be read as
+            # openstacksdk's --image-api-version.
+            argparse_kwargs = dict(argparse_kwargs or {}, allow_abbrev=False)
+            parser = super().build_option_parser(description, version,
+                                                 argparse_kwargs)
+            connect.register_arguments(parser, self._argv)
+            return parser
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError('%s is not 1 or more' % text)
-    return value
+        def configure_logging(self):
+            super().configure_logging()
+            self.console_handler = logging.getLogger('').handlers[-1]
+
+        def initialize_app(self, argv):
+            self.client_manager = _ClientManager(self.options, self._auth)
+
+        def interact(self):
+            self.parser.print_usage(self.stderr)
+            self.stderr.write('%s: a command is needed: check or repair\n'
+                              % PROG)
+            raise SystemExit(EXIT_ERROR)
+
+    return AuditApp
 
 
 def main(argv=None, auth=None):
@@ -80,21 +87,22 @@ def main(argv=None, auth=None):
     describe (for programs that embed the tool).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    # keystoneauth's retry warnings, under the tool's name (a program that
-    # embeds the tool and configured logging keeps its own handlers).
-    logging.basicConfig(format=PROG + ': %(levelname)s: %(message)s',
-                        level=logging.WARNING)
     try:
-        parser = build_parser(argv)
+        app_class = _app_class()
     except ImportError as exc:
-        _say('needs python-glanceclient and keystoneauth1; install '
-             '"glance_baseref[audit]" (%s)' % exc)
+        sys.stderr.write('%s: needs python-glanceclient, keystoneauth1, '
+                         'openstacksdk and cliff; install '
+                         '"glance_baseref[audit]" (%s)\n' % (PROG, exc))
         return EXIT_ERROR
-    args = parser.parse_args(argv)
-    # command imports glanceclient too; build_parser has shown it is there.
-    from glance_baseref.audit import command
-    return command.run(args, auth)
-
-
-def _say(text):
-    sys.stderr.write('%s: %s\n' % (PROG, text))
+    app = app_class(argv, auth=auth)
+    root = logging.getLogger('')
+    level = root.level
+    try:
+        return app.run(argv)
+    finally:
+        # cliff sets up the root logger for a process that ends with the
+        # command; an embedding program (or a test) goes on.
+        handler = getattr(app, 'console_handler', None)
+        if handler is not None:
+            root.removeHandler(handler)
+        root.setLevel(level)

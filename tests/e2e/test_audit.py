@@ -12,6 +12,7 @@ keystoneauth plugin that sends them, through ``cli.main(auth=...)``, and
 finds glance with ``--os-endpoint-override``.
 """
 
+import datetime
 import json
 import uuid
 
@@ -19,6 +20,10 @@ import pytest
 from keystoneauth1 import access
 
 from glance_baseref.audit import cli
+from glance_baseref.audit.commands import CHECK_COLUMNS
+from glance_baseref.audit.commands import EXIT_ERROR
+from glance_baseref.audit.commands import EXIT_FINDINGS
+from glance_baseref.audit.commands import EXIT_OK
 from tests import harness
 from tests.e2e import conftest
 
@@ -75,8 +80,9 @@ def client(deployment, project, roles=MEMBER):
 def run_audit(capsys, url, args, project='audit-admin', roles=ADMIN):
     """Run the tool in-process; returns (exit status, stdout, stderr)."""
     auth = HeaderIdentity(url, project, 'u-%s' % project, roles)
-    status = cli.main(['--os-endpoint-override', url, '--retries', '2']
-                      + list(args), auth=auth)
+    args = list(args)
+    status = cli.main(['--os-endpoint-override', url] + args[:1]
+                      + ['--retries', '2'] + args[1:], auth=auth)
     out, err = capsys.readouterr()
     return status, out, err
 
@@ -110,8 +116,14 @@ def lineage(audit_glance, project):
                 half=misplaced(owner, base, store='cheap'))
 
 
-def missing_by_image(report):
-    return {f['image_id']: f['missing'] for f in report['missing']}
+def missing_by_image(rows):
+    return {r['image']: r['missing'] for r in rows
+            if r['result'] == 'missing'}
+
+
+def not_judged(rows):
+    return {r['image']: r['detail'] for r in rows
+            if r['result'] == 'not judged'}
 
 
 def test_check_lists_images_missing_stores_of_their_base(
@@ -122,9 +134,8 @@ def test_check_lists_images_missing_stores_of_their_base(
         lineage['wrong']['id']: ['cheap', 'cold'],
         lineage['half']['id']: ['cold'],
     }
-    assert status == cli.EXIT_MISSING
-    assert report['partial'] is False and report['errors'] == []
-    assert err == ''
+    assert status == EXIT_FINDINGS
+    assert 'error' not in err and 'partial' not in err
 
 
 def test_check_table_and_exit_0_when_nothing_is_missing(
@@ -132,26 +143,29 @@ def test_check_table_and_exit_0_when_nothing_is_missing(
     url = audit_glance.server.url
     status, out, _err = run_audit(capsys, url, ['check', '--image',
                                                 lineage['wrong']['id']])
-    assert status == cli.EXIT_MISSING
-    header, row = out.splitlines()[:2]
-    assert header.split() == ['image', 'base', 'missing', 'stores', 'size']
-    assert row.split() == [lineage['wrong']['id'], lineage['base']['id'],
-                           'cheap,cold', str(len(DATA))]
-    status, out, _err = run_audit(capsys, url, ['check', '--image',
-                                                lineage['right']['id']])
-    assert status == cli.EXIT_OK
-    assert '1 with base_image_ref, 0 lack a store' in out
+    assert status == EXIT_FINDINGS
+    header, row = [line.split('|')[1:-1] for line in out.splitlines()
+                   if line.startswith('|')]
+    assert [cell.strip() for cell in header] == list(CHECK_COLUMNS)
+    assert [cell.strip() for cell in row][:6] == [
+        lineage['wrong']['id'], lineage['base']['id'], 'active', 'missing',
+        'cheap,cold', str(len(DATA))]
+    status, out, err = run_audit(capsys, url, ['check', '--image',
+                                               lineage['right']['id']])
+    assert status == EXIT_OK and out.strip() == ''
+    assert '1 with base_image_ref, 0 lack a store' in err
 
 
-def test_check_without_admin_is_partial(capsys, audit_glance, project,
-                                        lineage):
+def test_check_as_a_member_may_be_partial(capsys, audit_glance, project,
+                                          lineage):
     status, report, err = check_json(capsys, audit_glance.server.url,
                                      project=project, roles=MEMBER)
-    assert 'the result is partial: the token has no admin role' in err
-    assert report['partial'] is True
+    assert 'the result may be partial: the listing held no private or ' \
+        'shared image of another project' in err
+    assert 'roles member, reader' in err
     assert set(missing_by_image(report)) == {lineage['wrong']['id'],
                                              lineage['half']['id']}
-    assert status == cli.EXIT_MISSING
+    assert status == EXIT_FINDINGS
 
 
 def test_check_reads_every_page(capsys, audit_glance, project, proxy):
@@ -168,10 +182,10 @@ def test_check_reads_every_page(capsys, audit_glance, project, proxy):
     listed = [p for p, _s in proxy.requests('GET', r'^/v2/images\?')]
     # 24 images (os_hidden false) in pages of 5, then the hidden pass.
     assert len(listed) >= 6, listed
-    assert report['images_read'] == 24
+    assert '24 images read' in _err
     assert missing_by_image(report) == {wrong['id']: ['cheap']}
-    assert len(report['skipped']) == 22
-    assert status == cli.EXIT_MISSING
+    assert len(not_judged(report)) == 22
+    assert status == EXIT_FINDINGS
 
 
 def test_check_skips_what_cannot_be_judged(capsys, audit_glance, project):
@@ -189,15 +203,14 @@ def test_check_skips_what_cannot_be_judged(capsys, audit_glance, project):
     status, report, _err = check_json(
         capsys, audit_glance.server.url, '--image', orphan['id'],
         under_inactive['id'], queued['id'], not_uuid['id'])
-    why = {f['image_id']: f['skipped'] for f in report['skipped']}
-    assert why == {
+    assert not_judged(report) == {
         orphan['id']: 'the base image is gone or not visible',
         under_inactive['id']: 'the base image is deactivated, not active',
         queued['id']: 'the image is queued, not active',
         not_uuid['id']: 'base_image_ref is not exactly one UUID',
     }
-    assert report['missing'] == []
-    assert status == cli.EXIT_OK
+    assert missing_by_image(report) == {}
+    assert status == EXIT_OK
 
 
 def test_errors_win_over_missing(capsys, audit_glance, project, lineage,
@@ -208,14 +221,13 @@ def test_errors_win_over_missing(capsys, audit_glance, project, lineage,
     status, report, err = check_json(
         capsys, proxy.url, '--image', lineage['wrong']['id'], broken['id'])
     assert set(missing_by_image(report)) == {lineage['wrong']['id']}
-    assert report['skipped'][0]['skipped'].startswith(
+    assert not_judged(report)[broken['id']].startswith(
         'the base image could not be read')
-    assert report['errors'] == ['base image %s: HTTP 503: fault injected '
-                                'by the test proxy' % other_base['id']]
-    assert 'error: %s' % report['errors'][0] in err
+    assert ('error: base image %s: HTTP 503: fault injected by the test '
+            'proxy' % other_base['id']) in err
     # --retries 2: keystoneauth asked three times before giving up.
     assert len(proxy.requests('GET', other_base['id'])) == 3
-    assert status == cli.EXIT_ERROR
+    assert status == EXIT_ERROR
 
 
 def test_glance_5xx_is_retried_then_reported(capsys, audit_glance, project,
@@ -224,14 +236,14 @@ def test_glance_5xx_is_retried_then_reported(capsys, audit_glance, project,
     status, report, _err = check_json(capsys, proxy.url,
                                       '--project', project)
     assert len(proxy.requests('GET', r'^/v2/info/stores$')) == 3
-    assert status == cli.EXIT_MISSING and report['errors'] == []
+    assert status == EXIT_FINDINGS and 'error' not in _err
 
     proxy.add('GET', r'^/v2/images\?', status=500)
     status, out, err = run_audit(capsys, proxy.url,
                                  ['check', '--project', project])
     assert 'error: listing the images failed' in err and '500' in err
-    assert out == ''
-    assert status == cli.EXIT_ERROR
+    assert out.strip() == ''
+    assert status == EXIT_ERROR
 
 
 def stores_on_disk(deployment, image):
@@ -244,12 +256,12 @@ def test_repair_copies_the_missing_stores_and_runs_again_safely(
     owner = lineage['owner']
     status, out, err = run_audit(capsys, url, ['repair', '-f', 'json',
                                                '--project', project])
-    outcomes = {o['image_id']: o for o in json.loads(out)['images']}
+    outcomes = {o['image']: o for o in json.loads(out)}
     assert {i: (o['result'], o['copied']) for i, o in outcomes.items()} == {
         lineage['wrong']['id']: ('copied', ['cheap', 'cold']),
         lineage['half']['id']: ('copied', ['cold']),
     }
-    assert status == cli.EXIT_OK, err
+    assert status == EXIT_OK, err
     for name, stores in (('wrong', {'fast', 'cheap', 'cold'}),
                          ('half', {'cheap', 'cold'})):
         image = owner.get_image(lineage[name]['id'])
@@ -258,22 +270,27 @@ def test_repair_copies_the_missing_stores_and_runs_again_safely(
     tasks = len(owner.image_tasks(lineage['wrong']['id']))
 
     status, report, _err = check_json(capsys, url, '--project', project)
-    assert status == cli.EXIT_OK and report['missing'] == []
-    status, out, _err = run_audit(capsys, url, ['repair', '--project',
-                                                project])
-    assert out.startswith('nothing to repair')
-    assert status == cli.EXIT_OK
+    assert status == EXIT_OK and missing_by_image(report) == {}
+    status, out, err = run_audit(capsys, url, ['repair', '--project',
+                                               project])
+    assert out.strip() == '' and 'nothing to repair' in err
+    assert status == EXIT_OK
     assert len(owner.image_tasks(lineage['wrong']['id'])) == tasks
 
 
-def test_repair_needs_the_admin_role(capsys, audit_glance, project,
-                                     lineage):
+def test_repair_as_a_member_reports_the_policy_refusal(
+        capsys, audit_glance, project, lineage):
+    """No role name is assumed: the copy is tried and glance says 403."""
     status, out, err = run_audit(capsys, audit_glance.server.url,
-                                 ['repair', '--project', project],
+                                 ['repair', '-f', 'json', '--project',
+                                  project, '--max-concurrent', '1'],
                                  project=project, roles=MEMBER)
-    assert 'repair needs the admin role' in err
-    assert 'copy_image: role:admin' in err and 'member, reader' in err
-    assert out == '' and status == cli.EXIT_ERROR
+    results = {o['result']: o['detail'] for o in json.loads(out)}
+    assert sorted(results) == ['error', 'not tried'], results
+    assert results['error'].startswith(
+        "glance's policy refused copy-image for this token (project %s, "
+        "roles member, reader): HTTP 403" % project)
+    assert status == EXIT_ERROR
     image = lineage['owner'].get_image(lineage['wrong']['id'])
     assert harness.image_stores(image) == {'fast'}
 
@@ -283,11 +300,11 @@ def test_repair_dry_run_copies_nothing(capsys, audit_glance, project,
     status, out, _err = run_audit(capsys, audit_glance.server.url,
                                   ['repair', '--dry-run', '--project',
                                    project])
-    rows = {line.split()[0]: line.split()[1:3] for line in
-            out.splitlines()[1:]}
-    assert rows == {lineage['wrong']['id']: ['would', 'copy'],
-                    lineage['half']['id']: ['would', 'copy']}
-    assert status == cli.EXIT_MISSING
+    rows = {line.split('|')[1].strip(): line.split('|')[2].strip()
+            for line in out.splitlines()[3:-1]}
+    assert rows == {lineage['wrong']['id']: 'would copy',
+                    lineage['half']['id']: 'would copy'}
+    assert status == EXIT_FINDINGS
     image = lineage['owner'].get_image(lineage['wrong']['id'])
     assert harness.image_stores(image) == {'fast'}
 
@@ -300,25 +317,27 @@ def test_repair_reports_an_image_deleted_mid_copy(capsys, audit_glance,
               after=lambda *_: admin.delete_image(victim))
     status, out, err = run_audit(capsys, proxy.url, ['repair', '-f', 'json',
                                                      '--project', project])
-    outcomes = {o['image_id']: o for o in json.loads(out)['images']}
+    outcomes = {o['image']: o for o in json.loads(out)}
     assert outcomes[victim]['result'] == 'gone'
     assert outcomes[victim]['detail'] == 'the image was deleted'
     assert outcomes[lineage['half']['id']]['result'] == 'copied'
-    assert status == cli.EXIT_OK, err
+    assert status == EXIT_OK, err
 
 
 def test_repair_reports_glance_5xx_per_image(capsys, audit_glance, project,
                                              lineage, proxy):
     failing = lineage['half']['id']
     proxy.add('POST', '^/v2/images/%s/import$' % failing, status=503)
-    status, out, _err = run_audit(capsys, proxy.url, ['repair', '--project',
+    status, out, _err = run_audit(capsys, proxy.url, ['repair', '-f',
+                                                      'json', '--project',
                                                       project])
-    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
-    assert rows[failing].split()[1] == 'error'
-    assert '503' in rows[failing] and 'after 2 retries' in rows[failing]
-    assert rows[lineage['wrong']['id']].split()[1] == 'copied'
+    rows = {o['image']: o for o in json.loads(out)}
+    assert rows[failing]['result'] == 'error'
+    assert '503' in rows[failing]['detail']
+    assert 'after 2 retries' in rows[failing]['detail']
+    assert rows[lineage['wrong']['id']]['result'] == 'copied'
     assert len(proxy.requests('POST', failing)) == 3
-    assert status == cli.EXIT_ERROR
+    assert status == EXIT_ERROR
 
 
 def test_store_no_longer_enabled_is_ignored(capsys, make_glance):
@@ -333,12 +352,13 @@ def test_store_no_longer_enabled_is_ignored(capsys, make_glance):
         'cheap', 'old'}
     url = deployment.server.url
     status, report, _err = check_json(capsys, url, '--image', wrong['id'])
-    (finding,) = report['missing']
-    assert (finding['missing'], finding['ignored']) == (['cheap'], ['old'])
-    assert status == cli.EXIT_MISSING
+    (finding,) = report
+    assert (finding['missing'], finding['detail']) == (
+        ['cheap'], 'not usable here: old')
+    assert status == EXIT_FINDINGS
     status, out, _err = run_audit(capsys, url, ['repair', '--image',
                                                 wrong['id']])
-    assert status == cli.EXIT_OK, out
+    assert status == EXIT_OK, out
     assert harness.image_stores(owner.get_image(wrong['id'])) == {
         'fast', 'cheap'}
 
@@ -349,12 +369,10 @@ def test_an_unknown_image_is_an_error(capsys, audit_glance, project,
     status, report, err = check_json(capsys, audit_glance.server.url,
                                      '--image', unknown,
                                      lineage['wrong']['id'])
-    assert report['errors'] == [
-        'image %s: HTTP 404 Not Found: No image found with ID %s'
-        % (unknown, unknown)], report['errors']
+    assert ('error: image %s: HTTP 404 Not Found: No image found with ID '
+            '%s' % (unknown, unknown)) in err
     assert set(missing_by_image(report)) == {lineage['wrong']['id']}
-    assert 'error: image %s' % unknown in err
-    assert status == cli.EXIT_ERROR
+    assert status == EXIT_ERROR
 
 
 def test_repair_needs_copy_image_enabled(capsys, make_glance):
@@ -366,13 +384,13 @@ def test_repair_needs_copy_image_enabled(capsys, make_glance):
     url = deployment.server.url
     status, _out, err = run_audit(capsys, url, ['check', '--image',
                                                 wrong['id']])
-    assert status == cli.EXIT_MISSING
+    assert status == EXIT_FINDINGS
     status, out, err = run_audit(capsys, url, ['repair', '--image',
                                                wrong['id']])
     assert err == ('glance-baseref-audit: error: repair needs the '
                    'copy-image import method, and this glance offers '
                    'glance-direct (enabled_import_methods)\n')
-    assert out == '' and status == cli.EXIT_ERROR
+    assert out.strip() == '' and status == EXIT_ERROR
     assert harness.image_stores(owner.get_image(wrong['id'])) == {'fast'}
 
 
@@ -391,6 +409,56 @@ def test_hidden_images_and_allowed_stores(capsys, audit_glance, project,
     assert missing_by_image(report) == {
         lineage['wrong']['id']: ['cold'], lineage['half']['id']: ['cold'],
         hidden['id']: ['cold']}
-    ignored = {f['image_id']: f['ignored'] for f in report['missing']}
-    assert ignored[lineage['wrong']['id']] == ['cheap']
-    assert status == cli.EXIT_MISSING
+    ignored = {r['image']: r['detail'] for r in report}
+    assert ignored[lineage['wrong']['id']] == 'not usable here: cheap'
+    assert status == EXIT_FINDINGS
+
+
+def marked(owner, name, minutes_ago, **properties):
+    """An image with the filter's mark, as a crashed worker leaves it."""
+    when = datetime.datetime.now(datetime.timezone.utc) - \
+        datetime.timedelta(minutes=minutes_ago)
+    mark = '%s node-7' % when.strftime('%Y-%m-%dT%H:%M:%SZ')
+    return owner.create_image(name=name, baseref_import=mark, **properties)
+
+
+def test_marked_images_are_listed_then_settled(capsys, audit_glance,
+                                               project, lineage):
+    """Each state a crash can leave that glance's API can produce here:
+    reverted (queued), the mark left on an active image, staging cut
+    short (uploading, no task), and an upload still staging."""
+    owner = lineage['owner']
+    url = audit_glance.server.url
+    reverted = marked(owner, 'reverted', 300)
+    left = marked(owner, 'left', 300, base_image_ref=lineage['base']['id'])
+    owner.upload(left['id'], DATA)
+    owner.wait_for(left['id'], lambda i: i['status'] == 'active')
+    stuck = marked(owner, 'stuck', 300)
+    owner.stage(stuck['id'], DATA)
+    staging = marked(owner, 'staging', 2)
+    owner.stage(staging['id'], DATA)
+    ids = [reverted['id'], left['id'], stuck['id'], staging['id']]
+
+    status, rows, _err = check_json(capsys, url, '--image', *ids)
+    found = {(r['image'], r['result']) for r in rows}
+    assert found == {(reverted['id'], 'reverted'), (left['id'], 'mark left'),
+                     (left['id'], 'missing'), (stuck['id'], 'stuck'),
+                     (staging['id'], 'in progress')}, found
+    by_image = {r['image']: r for r in rows if r['result'] != 'missing'}
+    assert (by_image[stuck['id']]['status'], by_image[stuck['id']]['node'],
+            by_image[stuck['id']]['lock']) == ('uploading', 'node-7', False)
+    assert status == EXIT_FINDINGS
+
+    status, out, _err = run_audit(capsys, url, ['repair', '-f', 'json',
+                                                '--image'] + ids)
+    results = {(o['image'], o['result']) for o in json.loads(out)}
+    assert results == {(reverted['id'], 'deleted'),
+                       (left['id'], 'mark removed'), (left['id'], 'copied'),
+                       (stuck['id'], 'stuck'),
+                       (staging['id'], 'in progress')}, results
+    assert status == EXIT_ERROR     # the stuck one
+    owner.wait_deleted(reverted['id'])
+    settled = owner.get_image(left['id'])
+    assert 'baseref_import' not in settled
+    assert harness.image_stores(settled) == {'fast', 'cheap', 'cold'}
+    assert owner.get_image(stuck['id'])['status'] == 'uploading'

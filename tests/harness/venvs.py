@@ -39,6 +39,18 @@ SERVICES = {
     # virtualenv for both: they install together cleanly and it is built
     # in about 60 s instead of 95 s for two (doc/clients.md).
     'clients': ('2026.2', ('cinder==29.0.0', 'nova==34.0.0')),
+    # The deployment tools whose own code checks doc/deploy.md's recipes
+    # (tests/functional/test_deploy_recipes.py). kolla-build renders the
+    # image template (it imports docker even for --template-only) and
+    # kolla-ansible's merge_configs merges configuration, under the
+    # ansible-core it requires; kolla-ansible 23 needs Python 3.12, 22.2.0
+    # is 2026.1's. openstack-ansible's config_template on PyPI (2.1.1,
+    # 2024) predates ansible-core 2.19 and fails to load under it, so it
+    # has a virtualenv of its own with ansible-core 2.17.
+    'kolla-tools': ('2026.2', ('kolla==23.0.0', 'kolla-ansible==22.2.0',
+                               'docker')),
+    'osa-tools': ('2026.2', ('ansible-config-template==2.1.1',
+                             'ansible-core>=2.17,<2.18')),
 }
 
 #: name -> {package: version} that replace the pins of its release's

@@ -5,14 +5,19 @@ decisions that are hard to time there: an image fixed between the scan and
 its repair, an import already running, a store glance failed to write.
 """
 
+import datetime
+
 from glanceclient import exc as glance_exc
 
 from glance_baseref.audit import findings
+from glance_baseref.audit import marks
 from glance_baseref.audit import output
 from glance_baseref.audit import repair
+from tests.unit.audit_fakes import FakeConnection
 from tests.unit.test_audit_output import Terminal
 
 IMAGE = '1f0e9c2d-0000-4000-8000-000000000002'
+NOW = datetime.datetime(2026, 12, 4, 19, 0, tzinfo=datetime.timezone.utc)
 
 
 class FakeImages:
@@ -30,21 +35,15 @@ class FakeImages:
             raise state
         return dict(state, id=image_id)
 
-    def image_import(self, image_id, method, stores, allow_failure):
+    def get_associated_image_tasks(self, image_id):
+        return {'tasks': [dict(id='t', status='processing',
+                               updated_at=NOW.isoformat())]}
+
+    def image_import(self, image_id, method, stores=(), allow_failure=True):
         self.imports.append((image_id, method, tuple(stores),
                              allow_failure))
         if self.on_import:
             raise self.on_import
-
-
-class FakeConnection:
-    retries = 3
-
-    def __init__(self, images):
-        self.images = images
-
-    def client(self):
-        return self
 
 
 def finding(missing=('cheap', 'cold')):
@@ -54,7 +53,7 @@ def finding(missing=('cheap', 'cold')):
 def run(states, on_import=None, missing=('cheap', 'cold')):
     images = FakeImages(states, on_import)
     repairer = repair.Repairer(FakeConnection(images), timeout=5,
-                               sleep=lambda _s: None)
+                               sleep=lambda _s: None, now=lambda: NOW)
     return repairer.repair(finding(missing)), images.imports
 
 
@@ -107,10 +106,33 @@ def test_a_conflict_at_start_waits_and_judges_the_stores():
     assert outcome.result == 'copied'
 
 
-def test_forbidden_says_copy_image_is_an_admin_operation():
-    outcome, _ = run([active('fast')], on_import=glance_exc.HTTPForbidden())
-    assert outcome.result == 'error'
-    assert outcome.detail.startswith(repair.COPY_IMAGE_DENIED)
+def test_a_403_names_the_policy_and_the_token_and_stops_the_others():
+    images = FakeImages([active('fast')], glance_exc.HTTPForbidden())
+    repairer = repair.Repairer(FakeConnection(images), timeout=5,
+                               sleep=lambda _s: None, now=lambda: NOW)
+    first, second = repairer.run([finding(), finding()])
+    assert first.result == 'error'
+    assert first.detail.startswith(
+        "glance's policy refused copy-image for this token (project p1, "
+        "roles member, reader): HTTP 403")
+    assert second.result == 'not tried' and len(images.imports) == 1
+
+
+def test_a_stale_lock_is_not_waited_for():
+    """Its task died 61 minutes ago: the copy-image request takes it."""
+    images = FakeImages([importing('fast'), importing('fast'),
+                         active('fast,cheap,cold')])
+    died = NOW - datetime.timedelta(minutes=61)
+    # Until the copy starts, the lock's task is the dead one; then ours.
+    images.get_associated_image_tasks = lambda _i: {'tasks': [dict(
+        id='t', status='processing', updated_at=(
+            NOW if images.imports else died).isoformat())]}
+    repairer = repair.Repairer(FakeConnection(images), timeout=5,
+                               sleep=lambda _s: None, now=lambda: NOW)
+    outcome = repairer.repair(finding())
+    assert images.imports == [(IMAGE, 'copy-image', ('cheap', 'cold'),
+                               True)]
+    assert outcome.result == 'copied'
 
 
 def test_an_image_not_active_is_skipped():
@@ -129,7 +151,7 @@ def test_an_import_that_never_ends_times_out():
     ticks = iter(range(0, 1000, 10))
     repairer = repair.Repairer(FakeConnection(images), timeout=5,
                                clock=lambda: next(ticks),
-                               sleep=lambda _s: None)
+                               sleep=lambda _s: None, now=lambda: NOW)
     outcome = repairer.repair(finding())
     assert (outcome.result, outcome.detail) == (
         'error', 'the import did not end within 5s')
@@ -149,10 +171,54 @@ def test_progress_names_the_running_copy_and_counts_the_done():
                          active('fast,cheap,cold')])
     repairer = repair.Repairer(FakeConnection(images),
                                progress=output.Progress(stream),
-                               sleep=lambda _s: None)
+                               sleep=lambda _s: None, now=lambda: NOW)
     (outcome,) = repairer.run([finding()])
     assert outcome.result == 'copied'
     drawn = stream.getvalue()
     assert '0/1 images repaired; 1f0e9c2d copying to cheap,cold' in drawn
     assert '1f0e9c2d importing to cheap,cold' in drawn
     assert drawn.rstrip(' ').endswith('1/1 images repaired')
+
+
+DEAD_IMPORT = dict(status='importing', os_glance_import_task='t',
+                   os_glance_importing_to_stores='cheap,cold',
+                   baseref_import='2026-12-04T17:00:00Z http://node-a:9292')
+
+
+class DeadTask(FakeImages):
+    def get_associated_image_tasks(self, image_id):
+        return {'tasks': [dict(id='t', status='processing',
+                               updated_at='2026-12-04T17:01:00Z')]}
+
+
+def settle_dead(on_import=None, dry_run=False):
+    images = DeadTask([DEAD_IMPORT], on_import)
+    connection = FakeConnection(images)
+    repairer = repair.Repairer(connection, timeout=5,
+                               sleep=lambda _s: None, now=lambda: NOW)
+    mark = marks.judge(dict(DEAD_IMPORT, id=IMAGE),
+                       images.get_associated_image_tasks(IMAGE)['tasks'],
+                       NOW)
+    outcome, = repairer.settle([mark], dry_run=dry_run)
+    return outcome, images.imports, connection.endpoints
+
+
+def test_a_dead_import_is_sent_to_the_node_that_staged_it():
+    outcome, imports, endpoints = settle_dead()
+    assert outcome.result == 'resumed'
+    assert imports == [(IMAGE, 'glance-direct', (), True)]
+    # The repair went to the node the mark names, where the data is.
+    assert endpoints[-1] == 'http://node-a:9292'
+
+
+def test_a_node_that_does_not_resume_leaves_it_stuck():
+    outcome, imports, _ = settle_dead(glance_exc.HTTPConflict('409'))
+    assert outcome.result == marks.STUCK
+    assert 'did not resume it' in outcome.detail
+    assert 'resume_imports is off there' in outcome.detail
+
+
+def test_dry_run_only_says_it_would_resume():
+    outcome, imports, _ = settle_dead(dry_run=True)
+    assert outcome.result == 'would resume'
+    assert imports == []
