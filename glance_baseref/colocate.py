@@ -7,33 +7,45 @@ under glance's default policy. The caller's upload is handed to the stage
 call unchanged, so glance reads the body itself and nothing here grows with
 the image size.
 
-The import runs asynchronously. Its end is the image property
-``os_glance_import_task`` going away; ``active`` alone can come after the
-first store. Some failures leave the image ``importing`` with its staged
-data, which Cinder's clean-up does not delete; such images are deleted here.
+Never worse than glance alone:
+
+* a stage that glance refuses before reading a byte of the body goes on as
+  a plain upload into the first of the stores (a WARNING says why), and the
+  caller gets glance's answer to that upload; once part of the body was
+  read nothing can be sent again, and the caller gets the stage's answer;
+* any error after the stage was accepted closes the staged answer, hands
+  the image to the watcher, which deletes it once glance's task has
+  stopped, and answers 500 naming the image.
 
 ``respond_after`` says when the caller is answered: when the task has
 ended (``all_stores``), when the image is first active (``first_store``),
 or as soon as glance accepted the import (``staged``). Whatever is not
-waited for is watched by a background thread until the task stops.
+waited for is followed by the bounded :mod:`glance_baseref.watcher`; when
+its list is full the upload waits for the end itself. The rules for
+judging the end are in :mod:`glance_baseref.settle`.
 
 Looking at the image is an in-process ``GET``: a few milliseconds of the
 worker's CPU. The pauses between looks grow to ``poll_interval``, so a
 long import costs few looks; meanwhile a ``stat`` of the staged file every
 0.05 s (microseconds) notices glance's last step, removing it, and from
-then on the image is looked at every 0.05 s, so the answer follows the end
-closely.
+then on the image is looked at every 0.05 s, for a quarter of a second at
+most. With glance's ``image_conversion`` or ``image_decompression`` plugin
+the staged file goes before any store is written: the file is then not
+watched at all where glance's configuration says so, and otherwise the
+looks fall back to their usual pace after that quarter second.
 """
 
 import logging
 import os
-import threading
 import time
 
+from oslo_config import cfg
 import webob.exc
 
+from glance_baseref import body_reads
 from glance_baseref import inprocess
 from glance_baseref import settings as settings_mod
+from glance_baseref import settle
 from glance_baseref import stores as stores_mod
 
 LOG = logging.getLogger(__name__)
@@ -47,6 +59,12 @@ _FIRST_POLL_SECONDS = 0.05
 # How often the staged file is checked between looks, and how often the
 # image is looked at once it is gone.
 _TICK_SECONDS = 0.05
+# How long quick looks go on after the staged file went while glance
+# still holds the import: longer means a plugin removed it early.
+_QUICK_LOOKS_SECONDS = 0.25
+# Glance's import plugins that remove the staged file right after they
+# convert it, before any store is written.
+_EARLY_UNSTAGING_PLUGINS = ('image_conversion', 'image_decompression')
 # The longest pause while waiting for the first store: no cheap sign tells
 # when the image turns active.
 _FIRST_STORE_POLL_SECONDS = 0.2
@@ -54,47 +72,87 @@ _IMPORT_START_ATTEMPTS = 3
 _IMPORT_START_PAUSE = 0.2
 
 
-def _doubling_pauses(longest):
-    """Pauses between looks: 0.05 s, doubling up to ``longest``."""
-    pause = min(_FIRST_POLL_SECONDS, longest)
-    while True:
-        yield pause
-        pause = min(pause * 2, longest)
-
-
 class ColocatedUpload:
     """Carries out one upload to several stores for one caller."""
 
-    def __init__(self, settings, clock=time.monotonic, sleep=time.sleep,
-                 cpu_clock=time.thread_time):
+    def __init__(self, settings, watcher, clock=time.monotonic,
+                 sleep=time.sleep, cpu_clock=time.thread_time):
         self.settings = settings
+        self.watcher = watcher
         self.clock = clock
         self.sleep = sleep
         self.cpu_clock = cpu_clock
 
-    def run(self, glance, image_id, stores):
+    def run(self, glance, decision):
         """Return ``(response, outcome)``; outcome is for the log line."""
+        image_id, stores = decision.image_id, decision.stores
         started = self.clock()
-        staged = glance.stage(image_id)
+        with body_reads.counting(glance.environ) as (counter, body_input):
+            staged = glance.stage(image_id, body_input)
         if staged.status_int not in _STAGE_OK:
-            return staged, 'staging answered %s' % staged.status
-        response, outcome = self._import_and_wait(glance, image_id, stores,
-                                                  staged, started)
+            return self._stage_refused(glance, decision, staged, counter)
+        try:
+            response, outcome = self._import_and_wait(
+                glance, image_id, stores, staged, started)
+        except BaseException as exc:
+            _close(staged)
+            response, outcome = self._unexpected(glance, image_id, stores,
+                                                 exc)
+            if not isinstance(exc, Exception):
+                raise
+            return response, outcome
         if response is not staged:
-            close = getattr(staged.app_iter, 'close', None)
-            if close is not None:
-                close()
+            _close(staged)
         return response, outcome
+
+    def _stage_refused(self, glance, decision, staged, counter):
+        image_id, store = decision.image_id, decision.stores[0]
+        _unmark(glance, image_id)
+        if not counter.nothing_read:
+            LOG.warning('glance_baseref: image %s: staging failed with %s '
+                        'after %d bytes of the body were read; they cannot '
+                        'be sent again, so the caller gets that answer',
+                        image_id, staged.status, counter.read)
+            return staged, 'staging answered %s after %d bytes' % (
+                staged.status, counter.read)
+        LOG.warning('glance_baseref: image %s: staging was refused before '
+                    'any data was read (%s: %s); uploading it to %s only',
+                    image_id, staged.status,
+                    inprocess.GlanceError('stage', staged).explanation,
+                    store)
+        _close(staged)
+        response = glance.upload(image_id, store)
+        return response, 'staging refused (%s), uploaded to %s instead, ' \
+            'answered %s' % (staged.status_int, store, response.status)
+
+    def _unexpected(self, glance, image_id, stores, exc):
+        """After the stage: the image goes to the watcher, the caller 500."""
+        LOG.error('glance_baseref: image %s: unexpected error after its '
+                  'data was staged: %s: %s', image_id, type(exc).__name__,
+                  exc, exc_info=isinstance(exc, Exception))
+        try:
+            handed = self.watcher.watch(glance, image_id, stores,
+                                        delete_when_done=True)
+        except Exception:
+            handed = False
+        fate = ('it will be deleted once the import task of glance stops'
+                if handed else 'it is left for glance-baseref-audit')
+        return _failure(
+            webob.exc.HTTPInternalServerError,
+            'The upload of image %s into stores %s failed after its data '
+            'was staged (%s); %s.' % (image_id, ', '.join(stores),
+                                      type(exc).__name__, fate)), (
+            'failed: %s' % type(exc).__name__)
 
     def _import_and_wait(self, glance, image_id, stores, staged, started):
         try:
             self._start_import(glance, image_id, stores)
         except inprocess.GlanceError as exc:
-            deleted = self._delete(glance, image_id)
+            deleted = settle.delete(glance, image_id)
             LOG.error('glance_baseref: image %s was staged but its import '
                       'into %s could not start: %s', image_id,
                       ','.join(stores), exc)
-            return self._failure(
+            return _failure(
                 webob.exc.HTTPInternalServerError,
                 'The import of image %s into stores %s could not start '
                 '(%s). %s' % (image_id, ', '.join(stores), exc.status_int,
@@ -102,52 +160,74 @@ class ColocatedUpload:
 
         respond_after = self.settings.respond_after
         if respond_after == settings_mod.STAGED:
-            self._watch_in_background(glance, image_id, stores,
-                                      delete_always=False)
-            return staged, 'import accepted, glance goes on with %s' % (
-                ','.join(stores))
+            if self.watcher.watch(glance, image_id, stores):
+                return staged, 'import accepted, glance goes on with %s' % (
+                    ','.join(stores))
+            respond_after = settings_mod.ALL_STORES
+            LOG.info('glance_baseref: image %s: the watcher follows %d '
+                     'imports already; the upload waits for its own',
+                     image_id, self.watcher.capacity)
         looks = _Looks(self, image_id, respond_after)
         deadline = started + self.settings.import_timeout
         try:
             return self._wait(glance, image_id, stores, staged, deadline,
-                              looks)
+                              looks, respond_after)
         finally:
             looks.log()
 
-    def _wait(self, glance, image_id, stores, staged, deadline, looks):
-        first_store = self.settings.respond_after == settings_mod.FIRST_STORE
+    def _wait(self, glance, image_id, stores, staged, deadline, looks,
+              respond_after):
+        first_store = respond_after == settings_mod.FIRST_STORE
         while True:
             try:
                 image = looks.look(glance)
             except inprocess.GlanceError as exc:
                 if exc.status_int == 404:
-                    return self._failure(
+                    return _failure(
                         webob.exc.HTTPGone,
                         'Image %s was deleted while glance imported it.'
                         % image_id), 'deleted during import'
                 LOG.warning('glance_baseref: looking at image %s during its '
                             'import failed: %s', image_id, exc)
                 image = None
-            if image is not None:
-                if not image.get('os_glance_import_task'):
-                    return self._ended(glance, image_id, stores, image,
-                                       staged)
-                if first_store and image.get('status') == 'active':
-                    self._watch_in_background(glance, image_id, stores,
-                                              delete_always=False)
-                    return staged, ('active in %s, glance goes on with %s'
-                                    % (image.get('stores'), ','.join(stores)))
+            verdict = settle.judge(image, stores) if image else None
+            if verdict is not None and verdict.state == settle.ACTIVE:
+                return staged, settle.Settler.succeeded(
+                    glance, image_id, image, verdict)
+            if verdict is not None and verdict.state == settle.FAILED:
+                fate = settle.Settler.failed(glance, image_id, stores,
+                                             verdict.status)
+                return _failure(
+                    webob.exc.HTTPInternalServerError,
+                    'Image %s could not be written to stores %s. %s'
+                    % (image_id, ', '.join(verdict.failed or stores),
+                       fate)), 'failed in %s' % ','.join(
+                           verdict.failed or stores)
+            if (first_store and verdict is not None
+                    and verdict.status == 'active'
+                    and self.watcher.watch(glance, image_id, stores)):
+                return staged, ('active in %s, glance goes on with %s'
+                                % (image.get('stores'), ','.join(stores)))
             if self.clock() >= deadline:
-                self._watch_in_background(glance, image_id, stores,
-                                          delete_always=True)
-                return self._failure(
-                    webob.exc.HTTPGatewayTimeout,
-                    'The import of image %s into stores %s did not end '
-                    'within %d seconds (import_timeout). The image will be '
-                    'deleted as soon as the import task of glance stops.'
-                    % (image_id, ', '.join(stores),
-                       self.settings.import_timeout)), 'timed out'
+                return self._timed_out(glance, image_id, stores)
             looks.pause(deadline)
+
+    def _timed_out(self, glance, image_id, stores):
+        if self.watcher.watch(glance, image_id, stores,
+                              delete_when_done=True):
+            fate = ('The image will be deleted as soon as the import task '
+                    'of glance stops.')
+        else:
+            fate = 'The image is left for glance-baseref-audit.'
+            LOG.error('glance_baseref: image %s timed out and the watcher '
+                      'is full; it keeps its %s mark for '
+                      'glance-baseref-audit', image_id, settle.MARK)
+        return _failure(
+            webob.exc.HTTPGatewayTimeout,
+            'The import of image %s into stores %s did not end within %d '
+            'seconds (import_timeout). %s' % (
+                image_id, ', '.join(stores), self.settings.import_timeout,
+                fate)), 'timed out'
 
     def _start_import(self, glance, image_id, stores):
         """Start glance's import, again after a server-side failure.
@@ -173,123 +253,40 @@ class ColocatedUpload:
                 image = glance.get_image(image_id)
             except inprocess.GlanceError:
                 continue
-            if image.get('os_glance_import_task'):
+            if image.get(settle.LOCK):
                 return
             if image.get('status') != 'uploading':
                 raise inprocess.GlanceError.from_status(
                     409, 'image %s is %s after a failed import start'
                     % (image_id, image.get('status')))
 
-    def _ended(self, glance, image_id, stores, image, staged):
-        written = stores_mod.stores_of(image, 'stores')
-        failed = stores_mod.stores_of(image, 'os_glance_failed_import') or [
-            s for s in stores if s not in written]
-        if image.get('status') == 'active':
-            if failed:
-                self._warn_partial(glance, image_id, failed, written)
-            return staged, 'active in %s%s' % (
-                ','.join(written),
-                ', failed in %s' % ','.join(failed) if failed else '')
 
-        reason = self._task_message(glance, image_id)
-        if image.get('status') == 'queued':
-            # Glance reverted the image like a failed plain upload; the
-            # caller cleans it up as it would after one.
-            fate = 'Glance left the image queued, without data.'
-        else:
-            fate = self._delete(glance, image_id)
-        LOG.error('glance_baseref: image %s could not be written to stores '
-                  '%s (%s); it was %s. %s', image_id, ','.join(failed),
-                  reason, image.get('status'), fate)
-        return self._failure(
-            webob.exc.HTTPInternalServerError,
-            'Image %s could not be written to stores %s. %s'
-            % (image_id, ', '.join(failed), fate)), 'failed in %s' % (
-                ','.join(failed))
+def _unmark(glance, image_id):
+    """The image goes on without an import: drop the filter's mark."""
+    try:
+        glance.remove_property(image_id, settle.MARK)
+    except inprocess.GlanceError as exc:
+        if exc.status_int not in (404, 409):
+            LOG.warning('glance_baseref: image %s: could not remove %s: %s',
+                        image_id, settle.MARK, exc)
 
-    def _warn_partial(self, glance, image_id, failed, written):
-        """An image active in some stores: a success, with a warning."""
-        LOG.warning('glance_baseref: image %s was not written to stores %s '
-                    '(%s); it is active in %s', image_id, ','.join(failed),
-                    self._task_message(glance, image_id), ','.join(written))
 
-    @staticmethod
-    def _failure(exc_class, message):
-        return exc_class(explanation=message)
+def _close(response):
+    close = getattr(response.app_iter, 'close', None)
+    if close is not None:
+        close()
 
-    @staticmethod
-    def _task_message(glance, image_id):
-        try:
-            tasks = glance.image_tasks(image_id).get('tasks', [])
-        except inprocess.GlanceError as exc:
-            return 'task unknown: %s' % exc
-        if not tasks:
-            return 'no task message'
-        newest = max(tasks, key=lambda t: t.get('created_at') or '')
-        return 'task %s %s: %s' % (newest.get('id'), newest.get('status'),
-                                   newest.get('message') or 'no message')
 
-    @staticmethod
-    def _delete(glance, image_id):
-        try:
-            glance.delete_image(image_id)
-        except inprocess.GlanceError as exc:
-            LOG.error('glance_baseref: could not delete image %s: %s',
-                      image_id, exc)
-            return 'Deleting the image failed; it must be deleted by hand.'
-        LOG.info('glance_baseref: deleted image %s and its staged data',
-                 image_id)
-        return 'The image was deleted, with its staged data.'
+def _failure(exc_class, message):
+    return exc_class(explanation=message)
 
-    def _watch_in_background(self, glance, image_id, stores, delete_always):
-        """Wait for glance's import task to stop, then settle the image.
 
-        Deleting an image while its task still writes leaves that store's
-        data behind in glance 33, so the delete waits for the task. A
-        watcher gives up after ``watch_timeout`` and deletes then.
-        """
-        thread = threading.Thread(
-            target=self._settle, name='glance-baseref-watch-%s' % image_id,
-            args=(glance, image_id, stores, delete_always), daemon=True)
-        thread.start()
-        return thread
-
-    def _settle(self, glance, image_id, stores, delete_always):
-        deadline = self.clock() + self.settings.watch_timeout
-        image, stopped = None, False
-        pauses = _doubling_pauses(self.settings.poll_interval)
-        while not stopped and self.clock() < deadline:
-            try:
-                image = glance.get_image(image_id)
-            except inprocess.GlanceError as exc:
-                if exc.status_int == 404:
-                    return
-                image = None
-            stopped = image is not None and not image.get(
-                'os_glance_import_task')
-            if not stopped:
-                self.sleep(next(pauses))
-        active = image is not None and image.get('status') == 'active'
-        if not delete_always and active:
-            failed = stores_mod.stores_of(image, 'os_glance_failed_import')
-            if failed and stopped:
-                self._warn_partial(glance, image_id, failed,
-                                   stores_mod.stores_of(image, 'stores'))
-            elif not stopped:
-                LOG.warning('glance_baseref: the import task of image %s '
-                            'did not stop within another %ds; the image is '
-                            'active in %s and left as it is', image_id,
-                            self.settings.watch_timeout,
-                            image.get('stores'))
-            return
-        if not stopped:
-            LOG.error('glance_baseref: the import task of image %s did not '
-                      'stop within another %ds; deleting the image anyway',
-                      image_id, self.settings.watch_timeout)
-        LOG.error('glance_baseref: image %s did not reach stores %s (%s); '
-                  'deleting it', image_id, ','.join(stores),
-                  self._task_message(glance, image_id))
-        self._delete(glance, image_id)
+def doubling_pauses(longest):
+    """Pauses between looks: 0.05 s, doubling up to ``longest``."""
+    pause = min(_FIRST_POLL_SECONDS, longest)
+    while True:
+        yield pause
+        pause = min(pause * 2, longest)
 
 
 class _Looks:
@@ -298,7 +295,8 @@ class _Looks:
     The pause between looks doubles from 0.05 s up to ``poll_interval``
     (0.2 s at most while waiting for the first store). While it lasts, the
     staged file is checked every 0.05 s; once glance has removed it (its
-    last step before ending the task) the pause stays at 0.05 s.
+    last step before ending the task) the pause stays at 0.05 s, for
+    ``_QUICK_LOOKS_SECONDS`` at most.
     """
 
     def __init__(self, upload, image_id, respond_after):
@@ -307,12 +305,15 @@ class _Looks:
         self.longest = upload.settings.poll_interval
         if respond_after == settings_mod.FIRST_STORE:
             self.longest = min(self.longest, _FIRST_STORE_POLL_SECONDS)
-        self.pauses = _doubling_pauses(self.longest)
+        self.pauses = doubling_pauses(self.longest)
         self.staged_file = stores_mod.staged_data_path(image_id)
-        if self.staged_file is not None and not os.path.exists(
-                self.staged_file):
-            self.staged_file = None  # staged elsewhere: no sign to watch
-        self.staging_done = False
+        if self.staged_file is not None and (
+                not os.path.exists(self.staged_file)
+                or _plugins_unstage_early()):
+            # Staged elsewhere, or a plugin removes the file long before
+            # the end: no sign to watch.
+            self.staged_file = None
+        self.quick_until = None
         self.count = 0
         self.cpu = 0.0
         self.started = upload.clock()
@@ -337,9 +338,13 @@ class _Looks:
     def pause(self, deadline):
         """Sleep until the next look is due (or the deadline)."""
         clock, sleep = self.upload.clock, self.upload.sleep
-        if self.staging_done:
-            sleep(max(0.0, min(_TICK_SECONDS, deadline - clock())))
-            return
+        if self.quick_until is not None:
+            if clock() < self.quick_until:
+                sleep(max(0.0, min(_TICK_SECONDS, deadline - clock())))
+                return
+            # The staged file went long before the end: a plugin took it.
+            self.quick_until = None
+            self.staged_file = None
         until = min(clock() + next(self.pauses), deadline)
         while True:
             left = until - clock()
@@ -347,11 +352,36 @@ class _Looks:
                 return
             sleep(min(left, _TICK_SECONDS) if self.staged_file else left)
             if self._staging_done():
-                self.staging_done = True
+                self.quick_until = clock() + _QUICK_LOOKS_SECONDS
                 return
 
     def log(self):
-        LOG.debug('glance_baseref: image %s: %d looks at the image and '
-                  '%.4fs of CPU for them in %.3fs of waiting',
-                  self.image_id, self.count, self.cpu,
-                  self.upload.clock() - self.started)
+        waited = self.upload.clock() - self.started
+        if _green_threads():
+            # thread_time() is the CPU of the whole eventlet hub there,
+            # every request of the worker, not this upload's looks.
+            cpu = 'CPU not measured under eventlet'
+        else:
+            cpu = '%.4fs of CPU for them' % self.cpu
+        LOG.debug('glance_baseref: image %s: %d looks at the image and %s '
+                  'in %.3fs of waiting (%.1f looks a second)', self.image_id,
+                  self.count, cpu, waited,
+                  self.count / waited if waited > 0 else 0.0)
+
+
+def _plugins_unstage_early():
+    """Whether glance's import plugins remove the staged file early."""
+    try:
+        plugins = cfg.CONF.image_import_opts.image_import_plugins
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError, AttributeError):
+        return False  # outside glance, or not registered in this process
+    return any(p in _EARLY_UNSTAGING_PLUGINS for p in plugins or ())
+
+
+def _green_threads():
+    """Whether threads are eventlet's green threads in this process."""
+    try:
+        from eventlet import patcher
+    except ImportError:
+        return False
+    return patcher.is_monkey_patched('thread')

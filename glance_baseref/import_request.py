@@ -38,7 +38,8 @@ def chooses_own_stores(body):
     return any(key in body for key in _CHOSEN_BY_CALLER)
 
 
-def replace_body(environ, body):
-    raw = json.dumps(body).encode()
+def replace_body(environ, text):
+    """Hand on ``text`` (JSON) as the request's body."""
+    raw = text.encode()
     environ['wsgi.input'] = io.BytesIO(raw)
     environ['CONTENT_LENGTH'] = str(len(raw))

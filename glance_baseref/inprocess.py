@@ -63,6 +63,17 @@ class InProcessGlance:
         self.environ = environ
         self.context = request_context(environ)
 
+    def detached(self):
+        """The same caller, keeping only what later sub-requests need.
+
+        For work that outlives the request (watching an import): neither
+        the caller's environ nor its body is kept.
+        """
+        kept = {k: self.environ[k] for k in _KEPT_ENVIRON_KEYS
+                if k in self.environ}
+        kept['webob.adhoc_attrs'] = {'context': self.context}
+        return InProcessGlance(self.app, kept)
+
     def _call(self, method, path, body=None,
               content_type='application/json'):
         env = {k: self.environ[k] for k in _KEPT_ENVIRON_KEYS
@@ -103,27 +114,50 @@ class InProcessGlance:
         return self._json('import image %s' % image_id, 'POST',
                           '/v2/images/%s/import' % image_id, body, ok=(202,))
 
-    def set_property(self, image_id, name, value):
-        """Add or replace one property (JSON patch ``add`` replaces)."""
+    def set_properties(self, image_id, properties):
+        """Add or replace properties (JSON patch ``add`` replaces)."""
         return self._json('PATCH image %s' % image_id, 'PATCH',
                           '/v2/images/%s' % image_id,
                           [{'op': 'add', 'path': '/%s' % name,
-                            'value': value}],
+                            'value': value}
+                           for name, value in sorted(properties.items())],
+                          content_type=JSON_PATCH)
+
+    def set_property(self, image_id, name, value):
+        return self.set_properties(image_id, {name: value})
+
+    def remove_property(self, image_id, name):
+        return self._json('PATCH image %s' % image_id, 'PATCH',
+                          '/v2/images/%s' % image_id,
+                          [{'op': 'remove', 'path': '/%s' % name}],
                           content_type=JSON_PATCH)
 
     def delete_image(self, image_id):
         self._json('DELETE image %s' % image_id, 'DELETE',
                    '/v2/images/%s' % image_id, ok=(204, 404))
 
-    def stage(self, image_id):
+    def stage(self, image_id, body_input=None):
         """Hand the caller's upload to ``PUT .../stage`` instead of ``/file``.
 
         The environ is the caller's own, so glance reads the body exactly
         as it would have for the upload (``uwsgi.chunked_read()`` included);
-        the filter never touches it.
+        ``body_input`` only counts what glance reads of ``wsgi.input``.
         """
+        return self._caller_body('/v2/images/%s/stage' % image_id,
+                                 body_input)
+
+    def upload(self, image_id, store, body_input=None):
+        """Hand the caller's upload on as ``PUT .../file`` into ``store``."""
+        return self._caller_body('/v2/images/%s/file' % image_id,
+                                 body_input, store=store)
+
+    def _caller_body(self, path, body_input, store=None):
         env = dict(self.environ)
-        env['PATH_INFO'] = '/v2/images/%s/stage' % image_id
+        env['PATH_INFO'] = path
         env['webob.adhoc_attrs'] = {'context': self.context}
         env[SUBREQUEST_MARKER] = True
+        if body_input is not None:
+            env['wsgi.input'] = body_input
+        if store is not None:
+            env['HTTP_X_IMAGE_META_STORE'] = store
         return webob.Request(env).get_response(self.app)

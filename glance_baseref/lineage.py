@@ -7,12 +7,7 @@ upload with the header leaves the base's id in the property, so that the
 lineage survives the upload.
 """
 
-import logging
-
 from glance_baseref import baseref
-from glance_baseref import inprocess
-
-LOG = logging.getLogger(__name__)
 
 PROPERTY = 'base_image_ref'
 PROPERTY_SOURCE = 'The %s property' % PROPERTY
@@ -41,26 +36,15 @@ def base_from_property(image, image_id):
     return base_id, ''
 
 
-def record(glance, image, image_id, base_id, settings):
-    """Set ``base_image_ref`` of the image to ``base_id``, as the caller.
+def planned_record(image, base_id):
+    """``(value, note)``: what recording ``base_id`` would change.
 
-    Returns what was done, for the decision line ('' for nothing). In
-    report mode nothing is changed. A refusal by glance is logged as a
-    warning and swallowed: the upload goes on without the property.
+    ``value`` is '' when the property already holds ``base_id``; ``note``
+    is for the decision line.
     """
     current = image.get(PROPERTY)
     if current == base_id:
-        return ''
+        return '', ''
     if current is None:
-        done = 'base_image_ref set'
-    else:
-        done = 'base_image_ref %r replaced' % str(current)[:_SHOWN]
-    if not settings.report_only:
-        try:
-            glance.set_property(image_id, PROPERTY, base_id)
-        except inprocess.GlanceError as exc:
-            LOG.warning('glance_baseref: image %s: could not record its '
-                        'base image %s in base_image_ref; the upload goes '
-                        'on without it: %s', image_id, base_id, exc)
-            return 'base_image_ref not recorded'
-    return done
+        return base_id, 'base_image_ref set'
+    return base_id, 'base_image_ref %r replaced' % str(current)[:_SHOWN]

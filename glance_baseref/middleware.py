@@ -28,9 +28,21 @@ What the filter does with ``PUT /v2/images/{id}/file``:
   image is active, a failed import is answered 500), once the image is
   active in its first store (``first_store``), or once glance has staged
   the data and accepted the import (``staged``: the image is still
-  importing, and a failed import is not reported to the uploader; the
-  filter deletes an image that ends up not active once glance's task
-  stops, as it does for every import it no longer waits for).
+  importing, and a failed import is not reported to the uploader). The
+  image carries the property ``baseref_import`` (time and node) until it
+  has settled; an import the upload no longer waits for is followed by a
+  bounded watcher per worker process, which removes the mark from an active
+  image and deletes one that ends up not active once glance's task stops.
+  After a crash, ``glance-baseref-audit`` finds marked images.
+
+Never worse than glance alone: when glance's staging cannot take the upload
+(its directory on this node is missing, not writable or too full, seen
+before anything is sent; or glance refuses the stage before reading a byte:
+a quota, a policy), the upload goes to the first of the stores as a plain
+upload and a WARNING says why. Once glance has read part of the body
+nothing can be sent again, and the caller gets glance's answer. Any error
+after the stage was accepted is a 500 naming the image, which is cleaned
+up once glance's task stops.
 
 With ``use_base_image_property`` an upload without the header and without
 ``x-image-meta-store`` (a Nova snapshot) whose image carries
@@ -40,15 +52,21 @@ image never fails the upload: it goes to the default store and the INFO
 line says why. The header wins over the property.
 
 ``POST /v2/images/{id}/import`` with the header and no ``stores`` or
-``all_stores`` gets the base image's usable stores as its ``stores``;
-when the image was staged on another glance-api node, which glance then
-hands the import to, only the stores that node has (see stage_host).
-Every other request passes straight through.
+``all_stores`` gets the base image's usable stores as its ``stores`` (for
+``copy-image``, less those the image is in already) and, unless the caller
+set it, ``all_stores_must_succeed`` from this filter's option (glance's own
+default there is true); when the image was staged on another glance-api
+node, which glance then hands the import to, only the stores that node has
+(see stage_host). Every other request passes straight through.
+
+Each request the filter acts on is decided first, by reads only, under one
+deadline (``lookup_timeout``), into a plain decision; the decision is logged
+and then carried out.
 
 With ``mode = report`` the filter decides all of this as usual, logs the
 decision line prefixed ``would:`` (the stores and how, the property it
 would set, or the 400 it would answer), and passes every request on
-untouched: no steering, staging, 400 or property written.
+untouched: the decision is never handed to the part that acts.
 
 Usable stores are the base image's stores, in its order, that are enabled
 here, writable, not reserved (``os_glance_*``), and in ``allowed_stores``
@@ -78,10 +96,13 @@ complete file):
 * ``wait_for_all_stores``: deprecated; true is ``respond_after =
   all_stores``, false ``first_store``; ``respond_after`` wins when both
   are set; using it logs one deprecation warning;
-* ``all_stores_must_succeed`` (false): handed to glance's import;
+* ``all_stores_must_succeed`` (false): handed to glance's import; true
+  needs ``respond_after = all_stores`` (glance-api refuses to start
+  otherwise, naming both);
 * ``import_timeout`` (3600 s): past it the answer is 504 and the image is
-  deleted once glance's import task stops, or after ``watch_timeout``
-  (3600 s);
+  deleted once glance's import task stops;
+* ``watch_timeout`` (3600 s): how long glance's import task may go without
+  progress before a watched import is taken as dead;
 * ``poll_interval`` (1.0 s): the longest pause between looks at an
   importing image; a cheap check of glance's staged file every 0.05 s
   notices the end of the import sooner;
@@ -89,7 +110,15 @@ complete file):
   uploads without the header; costs such uploads one in-process GET;
 * ``record_base_image`` (true): record the header's base image in
   ``base_image_ref``;
-* ``lookup_timeout`` (10 s): past it the upload goes to the default store.
+* ``resume_imports`` (false): a ``glance-direct`` import request resumes
+  an import of the filter's whose worker died (see
+  :mod:`glance_baseref.resume`);
+* ``lookup_timeout`` (10 s): the deadline of the whole decision (store
+  list, base and target image, the other node's stores, the property
+  write); past it the upload goes to the default store.
+
+At start-up one INFO line lists the settings that were set, and where each
+came from (paste, glance-api.conf, or paste over glance-api.conf).
 
 Glance needs ``enabled_backends``; writing several stores also needs
 ``glance-direct`` in ``enabled_import_methods`` and a staging store, and is
@@ -110,24 +139,21 @@ because a worker that SIGHUP retires exits without waiting for imports
 that outlive their request, and glance's import dies with it.
 """
 
-import dataclasses
 import logging
 import re
 import threading
 import time
 
-import webob.exc
-
 from glance_baseref import baseref
-from glance_baseref import colocate
+from glance_baseref import deadline as deadline_mod
+from glance_baseref import decide
+from glance_baseref import decision as d
+from glance_baseref import execute
 from glance_baseref import import_request
 from glance_baseref import inprocess
-from glance_baseref import lineage
-from glance_baseref import lookup
 from glance_baseref import serving
 from glance_baseref import settings as settings_mod
-from glance_baseref import stage_host
-from glance_baseref import stores
+from glance_baseref import watcher as watcher_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -144,18 +170,20 @@ class BaseRefFilter:
     registers it on the global CONF (``_conf_get``). This filter reads and
     checks its settings once, when paste builds it, and never changes
     CONF (see :mod:`glance_baseref.settings`).
+
+    Each request it looks at is decided first (:mod:`glance_baseref.decide`,
+    reads only), then the decision is logged and, unless ``mode = report``,
+    carried out (:mod:`glance_baseref.execute`).
     """
 
     def __init__(self, app, local_conf=None):
         self.app = app
         self.settings = settings_mod.load(local_conf or {})
-        self._catalog = stores.StoreCatalogCache()
-        self._lookup = lookup.BaseImageLookup(self.settings.lookup_timeout)
-        self._colocated = colocate.ColocatedUpload(self.settings)
-        self._stage_host = stage_host.StageHostRule(
-            self.settings.lookup_timeout)
-        self._warned = set()
-        self._warned_lock = threading.Lock()
+        self.watcher = watcher_mod.ImportWatcher(self.settings)
+        self.decider = decide.Decider(self.settings)
+        self.executor = execute.Executor(app, self.settings,
+                                         self.decider.reads, self.watcher)
+        self._context_warned = threading.Event()
         if not self.settings.enabled:
             LOG.info('glance_baseref: disabled; every request passes on '
                      'untouched')
@@ -168,17 +196,39 @@ class BaseRefFilter:
         route = self._route(environ)
         if route is None:
             return self.app(environ, start_response)
-        handler, image_id = route
+        request, image_id = route
+        if inprocess.request_context(environ) is None:
+            if not self._context_warned.is_set():
+                self._context_warned.set()
+                LOG.warning('glance_baseref: requests reach the filter '
+                            'without a request context; put baseref right '
+                            'after the context filter in '
+                            'glance-api-paste.ini. Passing them on.')
+            return self.app(environ, start_response)
         started = time.monotonic()
-        glance, catalog, early = self._prepare(environ, start_response,
-                                               image_id)
-        if early is not None:
-            return early
-        return handler(environ, start_response, image_id, glance, catalog,
-                       started)
+        deadline = deadline_mod.Deadline(self.settings.lookup_timeout)
+        glance = inprocess.InProcessGlance(self.app, environ)
+        header = environ.get(baseref.BASE_IMAGE_ENVIRON_KEY)
+        if request == 'upload':
+            decision = self.decider.upload(
+                glance, image_id, header, _content_length(environ),
+                deadline)
+        else:
+            decision = self.decider.import_request(
+                glance, image_id, header,
+                import_request.read_small_json_object(environ), deadline)
+        if decision.quiet:
+            return self.app(environ, start_response)
+        if self.settings.report_only:
+            self._log(decision, 'handed on untouched', started)
+            return self.app(environ, start_response)
+        result, outcome = self.executor(decision, environ, start_response,
+                                        glance, deadline)
+        self._log(decision, outcome, started)
+        return result
 
     def _route(self, environ):
-        """``(handler, image_id)`` for a request the filter looks at."""
+        """``(request, image_id)`` for a request the filter looks at."""
         if not self.settings.enabled:
             return None
         has_header = baseref.BASE_IMAGE_ENVIRON_KEY in environ
@@ -187,9 +237,10 @@ class BaseRefFilter:
         match = None
         if method == 'PUT' and (
                 has_header or self.settings.use_base_image_property):
-            match, handler = _UPLOAD_PATH.match(path), self._upload
-        elif method == 'POST' and has_header:
-            match, handler = _IMPORT_PATH.match(path), self._import
+            match, request = _UPLOAD_PATH.match(path), 'upload'
+        elif method == 'POST' and (
+                has_header or self.settings.resume_imports):
+            match, request = _IMPORT_PATH.match(path), 'import'
         if match is None:
             return None
         if baseref.STORE_ENVIRON_KEY in environ:
@@ -198,196 +249,29 @@ class BaseRefFilter:
                          'base image', self.settings.log_prefix,
                          match.group(1), environ[baseref.STORE_ENVIRON_KEY])
             return None
-        return handler, match.group(1)
+        return request, match.group(1)
 
-    def _warn_once(self, key, msg, *args):
-        with self._warned_lock:
-            if key in self._warned:
-                return
-            self._warned.add(key)
-        LOG.warning(msg, *args)
-
-    def _prepare(self, environ, start_response, image_id):
-        """What both paths need before deciding, or an early answer.
-
-        Returns ``(glance, catalog, None)`` to go on, or
-        ``(None, None, response_iter)`` to answer at once.
-        """
-        if inprocess.request_context(environ) is None:
-            self._warn_once(
-                'context', 'glance_baseref: requests reach the filter '
-                'without a request context; put baseref right after the '
-                'context filter in glance-api-paste.ini. Passing them on.')
-            return None, None, self.app(environ, start_response)
-        glance = inprocess.InProcessGlance(self.app, environ)
-        try:
-            catalog = self._catalog.get(glance)
-        except Exception as exc:
-            LOG.info('%simage %s goes to the default store: the store list '
-                     'could not be read: %s', self.settings.log_prefix,
-                     image_id, exc)
-            return None, None, self.app(environ, start_response)
-        if not catalog.multistore:
-            return None, None, self.app(environ, start_response)
-        return glance, catalog, None
-
-    def _base_from_header(self, environ, start_response, image_id):
-        """``(base_id, None)``, or ``(None, answer)`` for a bad header."""
-        try:
-            return baseref.parse_base_image_ref(
-                environ[baseref.BASE_IMAGE_ENVIRON_KEY]), None
-        except baseref.InvalidBaseImageRef as exc:
-            if self.settings.report_only:
-                LOG.info('%simage %s refused with 400: %s',
-                         self.settings.log_prefix, image_id, exc)
-                return None, self.app(environ, start_response)
-            LOG.info('glance_baseref: image %s refused: %s', image_id, exc)
-            error = webob.exc.HTTPBadRequest(explanation=str(exc))
-            return None, error(environ, start_response)
-
-    def _upload(self, environ, start_response, image_id, glance, catalog,
-                started):
-        target = _TargetImage(glance, image_id)
-        if baseref.BASE_IMAGE_ENVIRON_KEY in environ:
-            base_id, early = self._base_from_header(environ, start_response,
-                                                    image_id)
-            if early is not None:
-                return early
-            source = ''
+    def _log(self, decision, outcome, started):
+        prefix = self.settings.log_prefix
+        if decision.action == d.REFUSE:
+            LOG.info('%simage %s refused with 400: %s', prefix,
+                     decision.image_id, decision.refusal)
+        elif not decision.base:
+            LOG.info('%simage %s: %s; stores default by %s; %s in %.3fs',
+                     prefix, decision.image_id, decision.reason,
+                     decision.how, outcome, time.monotonic() - started)
         else:
-            base_id, why_not = lineage.base_from_property(
-                target.get() or {}, image_id)
-            if base_id is None:
-                if why_not:
-                    LOG.info('%simage %s: %s; stores default by upload to '
-                             'the default store', self.settings.log_prefix,
-                             image_id, why_not)
-                return self.app(environ, start_response)
-            source = ' (from its base_image_ref property)'
-
-        targets = self._lookup.targets(glance, catalog, base_id,
-                                       self.settings.allowed_stores)
-        if (not source and self.settings.record_base_image
-                and targets.base_visible and base_id != image_id
-                and not target.unfit()):
-            recorded = lineage.record(glance, target.get(), image_id,
-                                      base_id, self.settings)
-            if recorded:
-                targets = dataclasses.replace(
-                    targets, reason='%s; %s' % (targets.reason, recorded))
-        if len(targets.stores) > 1 and not catalog.import_ready:
-            self._warn_once(
-                'import', 'glance_baseref: %s; uploads go to the first '
-                'usable store of their base image only',
-                catalog.import_unready_reason)
-            targets = dataclasses.replace(targets,
-                                          stores=targets.stores[:1])
-        if len(targets.stores) > 1:
-            unfit = target.unfit()
-            if unfit:
-                targets = dataclasses.replace(
-                    targets, stores=targets.stores[:1],
-                    reason='%s, but %s' % (targets.reason, unfit))
-        base = base_id + source
-
-        if len(targets.stores) > 1:
-            if self.settings.report_only:
-                return self._report(environ, start_response, image_id, base,
-                                    targets, 'stage+import', started)
-            response, outcome = self._colocated.run(glance, image_id,
-                                                    targets.stores)
-            self._log(image_id, base, targets, 'stage+import',
-                      '%s, answered %s' % (outcome, response.status),
-                      started)
-            return response(environ, start_response)
-
-        if targets.stores:
-            how = 'upload to %s' % targets.stores[0]
-        else:
-            how = 'upload to the default store'
-        if self.settings.report_only:
-            return self._report(environ, start_response, image_id, base,
-                                targets, how, started)
-        if targets.stores:
-            environ[baseref.STORE_ENVIRON_KEY] = targets.stores[0]
-        result = self.app(environ, start_response)
-        self._log(image_id, base, targets, how, 'handed on', started)
-        return result
-
-    def _report(self, environ, start_response, image_id, base, targets, how,
-                started):
-        """Report mode: say what would have happened, change nothing."""
-        self._log(image_id, base, targets, how, 'handed on untouched',
-                  started)
-        return self.app(environ, start_response)
-
-    def _import(self, environ, start_response, image_id, glance, catalog,
-                started):
-        base_id, early = self._base_from_header(environ, start_response,
-                                                image_id)
-        if early is not None:
-            return early
-        body = import_request.read_small_json_object(environ)
-        if body is None or import_request.chooses_own_stores(body):
-            return self.app(environ, start_response)
-        targets = self._lookup.targets(glance, catalog, base_id,
-                                       self.settings.allowed_stores)
-        if targets.stores:
-            targets = self._stage_host.narrow(glance.context, image_id, body,
-                                              targets)
-        if self.settings.report_only:
-            return self._report(environ, start_response, image_id, base_id,
-                                targets, 'import request', started)
-        if targets.stores:
-            body['stores'] = list(targets.stores)
-            import_request.replace_body(environ, body)
-        self._log(image_id, base_id, targets, 'import request',
-                  'stores set' if targets.stores else 'left alone', started)
-        return self.app(environ, start_response)
-
-    def _log(self, image_id, base, targets, how, outcome, started):
-        LOG.info('%simage %s base %s: %s; stores %s by %s; %s in %.3fs',
-                 self.settings.log_prefix, image_id, base, targets.reason,
-                 ','.join(targets.stores) or 'default', how, outcome,
-                 time.monotonic() - started)
+            LOG.info('%simage %s base %s: %s; stores %s by %s; %s in %.3fs',
+                     prefix, decision.image_id, decision.base,
+                     decision.reason, ','.join(decision.stores) or 'default',
+                     decision.how, outcome, time.monotonic() - started)
 
 
-class _TargetImage:
-    """The image being uploaded, read at most once and only when needed."""
-
-    def __init__(self, glance, image_id):
-        self._glance = glance
-        self._image_id = image_id
-        self._image = None
-        self._error = None
-
-    def get(self):
-        """The image as the caller sees it, or None if it cannot be read."""
-        if self._image is None and self._error is None:
-            try:
-                self._image = self._glance.get_image(self._image_id)
-            except inprocess.GlanceError as exc:
-                self._error = exc
-        return self._image
-
-    def unfit(self):
-        """Why glance would refuse data for this image, if it would.
-
-        Staging consumes the body, so a refusal found only at import time
-        could not fall back to a plain upload any more; and nothing is
-        recorded on an image whose upload glance refuses.
-        """
-        image = self.get()
-        if image is None:
-            return ('the image itself could not be read (%s)'
-                    % self._error.status_int)
-        if image.get('status') != 'queued':
-            return 'the image is %s' % image.get('status')
-        missing = [f for f in ('disk_format', 'container_format')
-                   if not image.get(f)]
-        if missing:
-            return 'the image has no %s' % ' or '.join(missing)
-        return ''
+def _content_length(environ):
+    try:
+        return int(environ.get('CONTENT_LENGTH') or 0) or None
+    except ValueError:
+        return None
 
 
 def filter_factory(global_conf, **local_conf):

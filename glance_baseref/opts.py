@@ -51,8 +51,8 @@ OPTS = [
         help='With two or more target stores: when the upload is '
              'answered 204. Whatever the answer, the filter watches an '
              'import it no longer waits for until glance\'s task stops and '
-             'deletes the image if it is not active then. Wins over '
-             'wait_for_all_stores.'),
+             'deletes the image if it is not active then (see '
+             'watch_timeout). Wins over wait_for_all_stores.'),
     cfg.BoolOpt(
         'wait_for_all_stores', default=True,
         deprecated_for_removal=True,
@@ -63,10 +63,13 @@ OPTS = [
              'set.'),
     cfg.BoolOpt(
         'all_stores_must_succeed', default=False,
-        help='Passed to glance\'s import: when true, the upload fails '
-             'unless every target store was written. When false, an image '
-             'written to some of its stores is a success and the stores '
-             'that failed are logged.'),
+        help='Passed to glance\'s import, also on an import request whose '
+             'stores the filter fills in and whose caller did not set it '
+             '(glance\'s own default there is true): when true, the upload '
+             'fails unless every target store was written. When false, an '
+             'image written to some of its stores is a success and the '
+             'stores that failed are logged. True requires respond_after = '
+             'all_stores: glance-api does not start otherwise.'),
     cfg.IntOpt(
         'import_timeout', default=3600, min=1,
         help='Seconds an upload to two or more stores may take, staging '
@@ -76,12 +79,15 @@ OPTS = [
              'default leaves room for images of many GB written serially.'),
     cfg.IntOpt(
         'watch_timeout', default=3600, min=1,
-        help='Seconds the filter keeps watching an import it no longer '
-             'waits for (after a 504, or when respond_after is not '
-             'all_stores) '
-             'until glance\'s import task stops. The image is deleted only '
-             'then, since deleting it while the task writes leaves that '
-             'store\'s data behind; past this time it is deleted anyway.'),
+        help='Seconds glance\'s import task of an image may go without '
+             'progress (its updated_at, which glance refreshes while it '
+             'copies data) before the filter takes the import as dead. '
+             'The filter watches every import it no longer waits for '
+             '(after a 504, or when respond_after is not all_stores) as '
+             'long as glance holds the import and its task moves; then it '
+             'removes its mark from an active image and deletes one that '
+             'is not. The default is glance\'s own expiry of an import '
+             'lock.'),
     cfg.FloatOpt(
         'poll_interval', default=1.0, min=0.05, max=60.0,
         help='Longest time, in seconds, between two looks at the image '
@@ -116,6 +122,20 @@ OPTS = [
         'lookup_timeout', default=10.0, min=0.1,
         help='Seconds the base-image lookup may take. Past that the upload '
              'goes to glance\'s default store and the reason is logged.'),
+    cfg.BoolOpt(
+        'resume_imports', default=False,
+        help='Let a glance-direct import request finish an import that the '
+             'filter started and whose glance-api worker died: the image '
+             'carries the baseref_import mark, is still importing with no '
+             'store written, glance\'s task has not moved for '
+             'watch_timeout seconds, and its staged data is on this node. '
+             'The filter then sets the image back to uploading through '
+             'glance\'s own image repository, as the caller (who must be '
+             'allowed to modify the image), and hands the request on, so '
+             'that glance imports the staged data again. '
+             'glance-baseref-audit repair sends such requests. This is the '
+             'one place besides stage_host where the filter uses glance\'s '
+             'code rather than its API, hence off by default.'),
 ]
 
 

@@ -57,6 +57,7 @@ class Settings:
     use_base_image_property: bool
     record_base_image: bool
     lookup_timeout: float
+    resume_imports: bool
 
     @property
     def report_only(self):
@@ -94,9 +95,50 @@ def load(local_conf):
     chosen = from_paste | from_conf
     if _REPLACEMENT not in chosen and wait_for_all is not None:
         values[_REPLACEMENT] = ALL_STORES if wait_for_all else FIRST_STORE
+        source = 'paste' if _DEPRECATED in from_paste else 'glance-api.conf'
+        sources = {_REPLACEMENT: '%s, from %s' % (_DEPRECATED, source)}
+    else:
+        sources = {}
     values['allowed_stores'] = tuple(
         s.strip() for s in values['allowed_stores'] or () if s.strip())
-    return Settings(**values)
+    for name in sorted(chosen - {_DEPRECATED}):
+        sources.setdefault(name, _source(name, from_paste, conf))
+    settings = Settings(**values)
+    _refuse_contradictions(settings, sources)
+    if sources:
+        LOG.info('glance_baseref: settings: %s', '; '.join(
+            '%s = %s (%s)' % (name, _shown(getattr(settings, name)), source)
+            for name, source in sorted(sources.items())))
+    return settings
+
+
+def _source(name, from_paste, conf):
+    if name not in from_paste:
+        return 'glance-api.conf'
+    location = conf.get_location(name, opts.GROUP)
+    if location.location != cfg.Locations.opt_default:
+        return 'paste, over glance-api.conf'
+    return 'paste'
+
+
+def _shown(value):
+    return ','.join(value) if isinstance(value, tuple) else value
+
+
+def _refuse_contradictions(settings, sources):
+    """Settings that cannot both hold stop glance-api, naming both."""
+    if settings.all_stores_must_succeed and (
+            settings.respond_after != ALL_STORES):
+        raise ConfigError(
+            'glance_baseref: respond_after = %s (%s) answers 204 before '
+            'every store is written, but all_stores_must_succeed = true '
+            '(%s) makes glance undo the image when a later store fails: '
+            'the uploader would be told the upload succeeded. Set '
+            'respond_after = all_stores, or all_stores_must_succeed = '
+            'false.' % (settings.respond_after,
+                        sources.get(_REPLACEMENT, 'the default'),
+                        sources.get('all_stores_must_succeed',
+                                    'the default')))
 
 
 def _paste_values(local_conf):

@@ -16,17 +16,29 @@ decision line says so.
 
 Glance hides ``os_glance_stage_host`` from every API answer, so it is read
 from glance's own image repository with the caller's context: the one
-place where the filter uses glance's code rather than glance's API.
+place where the filter uses glance's code rather than glance's API. An
+unexpected error there (an upgrade of glance that moved it) is a WARNING,
+once per process, and the request is left untouched.
+
+The other node is asked without following redirects and without proxy
+settings from the environment (the request carries the caller's token), and
+checks https with the CA file of ``[keystone_authtoken] cafile`` when
+glance-api.conf sets one, else the system's.
 """
 
 import dataclasses
+import logging
+import threading
 
 from oslo_config import cfg
 import requests
 
 from glance_baseref import stores as stores_mod
 
+LOG = logging.getLogger(__name__)
+
 _IMPORT_METHOD = 'glance-direct'
+_repo_warned = threading.Event()
 
 
 def self_url():
@@ -50,6 +62,13 @@ def recorded_stage_host(context, image_id):
     return image.extra_properties.get('os_glance_stage_host')
 
 
+def _ca_file():
+    try:
+        return cfg.CONF.keystone_authtoken.cafile or True
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError, AttributeError):
+        return True
+
+
 def remote_writable_stores(host, context, timeout):
     """The writable, non-reserved stores the node at ``host`` has."""
     headers = {'Accept': 'application/json'}
@@ -57,8 +76,14 @@ def remote_writable_stores(host, context, timeout):
         headers['X-Auth-Token'] = context.auth_token
     if getattr(context, 'request_id', None):
         headers['X-OpenStack-Request-ID'] = context.request_id
-    response = requests.get(host.rstrip('/') + '/v2/info/stores',
-                            headers=headers, timeout=timeout)
+    with requests.Session() as session:
+        session.trust_env = False
+        response = session.get(host.rstrip('/') + '/v2/info/stores',
+                               headers=headers, timeout=timeout,
+                               allow_redirects=False, verify=_ca_file())
+    if response.is_redirect:
+        raise ValueError('%s answered a redirect to %s'
+                         % (host, response.headers.get('Location')))
     response.raise_for_status()
     return [s['id'] for s in response.json().get('stores', [])
             if not s['id'].startswith(stores_mod.RESERVED_PREFIX)
@@ -87,7 +112,11 @@ class StageHostRule:
             return targets
         try:
             host = recorded_stage_host(context, image_id)
-        except Exception:  # glance answers for a missing image itself
+        except Exception as exc:
+            if type(exc).__name__ not in ('NotFound', 'ImageNotFound'):
+                # glance answers for a missing image itself; anything
+                # else may be an upgrade that moved glance's code
+                _warn_repo_error(exc)
             return targets
         if not host or host == here:
             return targets
@@ -106,6 +135,17 @@ class StageHostRule:
             note = 'staged on %s, which lacks %s' % (host, ','.join(lacking))
         return dataclasses.replace(targets, stores=kept,
                                    reason='%s; %s' % (targets.reason, note))
+
+
+def _warn_repo_error(exc):
+    if _repo_warned.is_set():
+        return
+    _repo_warned.set()
+    LOG.warning('glance_baseref: reading os_glance_stage_host from glance\'s '
+                'image repository failed (%s); imports are left as the '
+                'caller sent them. This is the one use of glance\'s own code '
+                'by the filter: check that this glance release is '
+                'supported.', _short(exc))
 
 
 def _short(exc):

@@ -112,6 +112,38 @@ def _staging_dir_missing():
     return not path or not os.path.isdir(path)
 
 
+def staging_cannot_take(content_length):
+    """Why glance's staging store on this node cannot take an upload now.
+
+    '' when it can, or when that cannot be known (outside glance, or a
+    staging store that is not a local directory). Checked for every
+    upload into several stores, before anything is sent to glance: a
+    staging disk lost or filled after glance started would otherwise
+    refuse the stage, possibly after reading part of the body, which
+    cannot be read again.
+    """
+    path = _staging_dir()
+    if path is _UNKNOWN:
+        return ''
+    if not path:
+        return 'glance has no staging directory (os_glance_staging_store)'
+    if not os.path.isdir(path):
+        return 'the staging directory %s is missing' % path
+    if not os.access(path, os.W_OK | os.X_OK):
+        return 'the staging directory %s is not writable' % path
+    if content_length:
+        try:
+            stat = os.statvfs(path)
+        except OSError as exc:
+            return 'the staging directory %s cannot be read: %s' % (
+                path, exc)
+        free = stat.f_bavail * stat.f_frsize
+        if free < content_length:
+            return ('the staging directory %s has %d bytes free for %d'
+                    % (path, free, content_length))
+    return ''
+
+
 def staged_data_path(image_id):
     """The file glance stages an image's data in, or None if unknown.
 

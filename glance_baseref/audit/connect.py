@@ -39,14 +39,15 @@ class Connection:
     roles: tuple = None     # None: the auth plugin does not tell
     project_id: str = None
 
-    def client(self, retries=3):
+    def client(self, retries=3, endpoint=None):
         """A glanceclient v2 client; one per thread (requests' pools).
 
         keystoneauth does the retries: pauses of 0.5 s doubling (or what
         a Retry-After header says), each one logged as a warning.
+        ``endpoint`` names one glance-api node instead of the catalog's.
         """
         return glanceclient.Client(
-            '2', self.endpoint, session=self.session,
+            '2', endpoint or self.endpoint, session=self.session,
             status_code_retries=retries,
             retriable_status_codes=list(RETRIED_STATUSES),
             connect_retries=retries)

@@ -122,6 +122,9 @@ class Repairer:
                                    detail=mark.detail)
                 client.images.delete(image_id)
                 return Outcome(image_id, 'deleted', detail=mark.detail)
+            if mark.state == marks.STUCK and mark.status == 'importing' \
+                    and not image.get('stores'):
+                return self._resume(mark, dry_run)
             return Outcome(image_id, mark.state, detail=mark.detail)
         except glance_exc.HTTPNotFound:
             return Outcome(image_id, 'gone', detail='the image was deleted')
@@ -131,6 +134,33 @@ class Repairer:
                 % (self.connection.who(), scan.describe(exc))))
         except scan.GLANCE_ERRORS as exc:
             return Outcome(image_id, 'error', detail=self._glance_said(exc))
+
+    def _resume(self, mark, dry_run):
+        """Ask the node that staged the image to import it again.
+
+        The filter there does it when its ``resume_imports`` is on; glance
+        alone (or a filter without it) answers 409 and the image stays
+        stuck. The node is the mark's when that is a URL (glance's
+        ``worker_self_reference_url``), else the catalog's glance.
+        """
+        node = mark.node if mark.node and mark.node.startswith(
+            ('http://', 'https://')) else None
+        where = node or 'the catalog\'s glance'
+        if dry_run:
+            return Outcome(mark.image_id, 'would resume', detail=(
+                'would ask %s to import its staged data again '
+                '(resume_imports)' % where))
+        client = self.connection.client(self.retries, endpoint=node)
+        try:
+            client.images.image_import(mark.image_id, method='glance-direct')
+        except glance_exc.HTTPConflict as exc:
+            return Outcome(mark.image_id, marks.STUCK, detail=(
+                '%s; %s did not resume it (%s): resume_imports is off '
+                'there, or its staged data is gone' % (
+                    mark.detail, where, scan.describe(exc))))
+        return Outcome(mark.image_id, 'resumed', detail=(
+            '%s imports its staged data again; the filter there removes '
+            'the mark once the image has settled' % where))
 
     def run(self, findings, max_concurrent=1, dry_run=False):
         """Outcomes for the findings that lack stores, in their order."""

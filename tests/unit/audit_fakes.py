@@ -7,8 +7,10 @@ class FakeConnection:
 
     def __init__(self, images):
         self.images = images
+        self.endpoints = []
 
-    def client(self, retries=3):
+    def client(self, retries=3, endpoint=None):
+        self.endpoints.append(endpoint)
         return self
 
     def who(self):

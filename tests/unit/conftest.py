@@ -57,21 +57,18 @@ def make_pipeline(fake, conf, caplog_info):
         settings.update(local_conf)
         flt = middleware.filter_factory({}, **settings)(fake)
         clock = pl.FakeClock()
-        flt._colocated.clock = clock.clock
-        flt._colocated.sleep = clock.sleep
+        flt.executor.colocated.clock = clock.clock
+        flt.executor.colocated.sleep = clock.sleep
+        pl.fake_time_for(flt.watcher, clock)
         ctx = fake_glance.Context() if context else None
         app = webtest.TestApp(fake_glance.ContextFilter(flt, fake, ctx))
         built.append(flt)
         return pl.Pipeline(app, flt, fake, ctx, clock)
 
     yield make
-    pl.join_watchers()
     for event in fake.blocked.values():
         event.set()
-    for flt in built:
-        pool = flt._lookup._pool
-        if pool is not None:
-            pool.shutdown(wait=True)
+    pl.join_watchers(built)
     # Whatever the filter asked glance for, it closed (or handed on).
     assert fake.unclosed() == []
 

@@ -79,12 +79,23 @@ def with_base(base, headers=None):
     return headers
 
 
-def join_watchers(timeout=5.0):
-    """Wait for the filter's background watchers; fail if one hangs."""
-    for thread in threading.enumerate():
-        if thread.name.startswith('glance-baseref-watch'):
-            thread.join(timeout)
-            assert not thread.is_alive(), thread.name
+def join_watchers(filters, timeout=5.0):
+    """Wait until the filters' watchers follow nothing; fail if one hangs."""
+    for flt in filters:
+        assert flt.watcher.wait_until_idle(timeout), flt.watcher.pending()
+
+
+def fake_time_for(watcher, clock):
+    """The watcher's pauses move the fake clock instead of waiting."""
+    real_idle = watcher.idle
+
+    def idle(seconds):
+        if seconds is None:
+            real_idle(0.01)
+        else:
+            clock.sleep(seconds)
+    watcher.clock = clock.clock
+    watcher.idle = idle
 
 
 def records(caplog, level=None):
@@ -94,5 +105,7 @@ def records(caplog, level=None):
             and (level is None or r.levelno == level)]
 
 
-def messages(caplog, level=None):
-    return [r.getMessage() for r in records(caplog, level)]
+def messages(caplog, level=None, settings_line=True):
+    """The filter's messages; without the start-up settings line if asked."""
+    return [r.getMessage() for r in records(caplog, level)
+            if settings_line or r.name != 'glance_baseref.settings']

@@ -61,14 +61,17 @@ class FakeImages:
     def delete(self, image_id):
         self.calls.append(('delete', image_id))
 
-    def image_import(self, image_id, method, stores, allow_failure):
+    def image_import(self, image_id, method, stores=(), allow_failure=True):
         self.calls.append(('import', image_id, tuple(stores)))
+        if method == 'glance-direct':
+            # glance without the filter's resume_imports: not uploading
+            raise glance_exc.HTTPConflict('409 Conflict')
         image = self.by_id[image_id]
         image['stores'] = ','.join([image['stores']] + list(stores))
 
 
 class FakeConnection(connect.Connection):
-    def client(self, retries=3):
+    def client(self, retries=3, endpoint=None):
         return self
 
 
@@ -162,7 +165,9 @@ def test_repair_settles_marks_then_copies_and_a_stuck_image_is_exit_2(
     rows = {(r['image'], r['result']) for r in json.loads(out)}
     assert rows == {(uuid(4), 'stuck'), (uuid(1), 'copied')}
     assert status == 2
-    assert fake.calls == [('import', uuid(1), ('cheap', 'cold'))]
+    # The stuck import was asked to resume first (refused here).
+    assert fake.calls == [('import', uuid(4), ()),
+                          ('import', uuid(1), ('cheap', 'cold'))]
     copied = stores.stores_of(fake.by_id[uuid(1)])
     assert copied == ['fast', 'cheap', 'cold']
 

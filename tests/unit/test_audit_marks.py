@@ -130,6 +130,11 @@ class FakeImages:
         if self.refuse:
             raise self.refuse
 
+    def image_import(self, image_id, method, **kwargs):
+        self.calls.append(('import', image_id, method))
+        # glance alone, or a filter without resume_imports
+        raise glance_exc.HTTPConflict('Image needs to be staged')
+
 
 def settle(state, tasks=(), dry_run=False, refuse=None):
     images = FakeImages(state, tasks)
@@ -160,7 +165,9 @@ def test_an_import_in_progress_is_left_alone():
 
 def test_a_stuck_import_is_kept_and_named_with_its_node():
     outcome, calls = settle(image('importing', True), [task(idle=61)])
-    assert calls == [] and outcome.result == marks.STUCK
+    # Asked to resume first; glance refused, so it stays stuck.
+    assert calls == [('import', IMAGE, 'glance-direct')]
+    assert outcome.result == marks.STUCK
     assert 'node-2' in outcome.detail
     assert marks.STUCK in repair.ERROR_RESULTS
 

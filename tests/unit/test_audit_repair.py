@@ -10,6 +10,7 @@ import datetime
 from glanceclient import exc as glance_exc
 
 from glance_baseref.audit import findings
+from glance_baseref.audit import marks
 from glance_baseref.audit import output
 from glance_baseref.audit import repair
 from tests.unit.audit_fakes import FakeConnection
@@ -38,7 +39,7 @@ class FakeImages:
         return {'tasks': [dict(id='t', status='processing',
                                updated_at=NOW.isoformat())]}
 
-    def image_import(self, image_id, method, stores, allow_failure):
+    def image_import(self, image_id, method, stores=(), allow_failure=True):
         self.imports.append((image_id, method, tuple(stores),
                              allow_failure))
         if self.on_import:
@@ -177,3 +178,47 @@ def test_progress_names_the_running_copy_and_counts_the_done():
     assert '0/1 images repaired; 1f0e9c2d copying to cheap,cold' in drawn
     assert '1f0e9c2d importing to cheap,cold' in drawn
     assert drawn.rstrip(' ').endswith('1/1 images repaired')
+
+
+DEAD_IMPORT = dict(status='importing', os_glance_import_task='t',
+                   os_glance_importing_to_stores='cheap,cold',
+                   baseref_import='2026-12-04T17:00:00Z http://node-a:9292')
+
+
+class DeadTask(FakeImages):
+    def get_associated_image_tasks(self, image_id):
+        return {'tasks': [dict(id='t', status='processing',
+                               updated_at='2026-12-04T17:01:00Z')]}
+
+
+def settle_dead(on_import=None, dry_run=False):
+    images = DeadTask([DEAD_IMPORT], on_import)
+    connection = FakeConnection(images)
+    repairer = repair.Repairer(connection, timeout=5,
+                               sleep=lambda _s: None, now=lambda: NOW)
+    mark = marks.judge(dict(DEAD_IMPORT, id=IMAGE),
+                       images.get_associated_image_tasks(IMAGE)['tasks'],
+                       NOW)
+    outcome, = repairer.settle([mark], dry_run=dry_run)
+    return outcome, images.imports, connection.endpoints
+
+
+def test_a_dead_import_is_sent_to_the_node_that_staged_it():
+    outcome, imports, endpoints = settle_dead()
+    assert outcome.result == 'resumed'
+    assert imports == [(IMAGE, 'glance-direct', (), True)]
+    # The repair went to the node the mark names, where the data is.
+    assert endpoints[-1] == 'http://node-a:9292'
+
+
+def test_a_node_that_does_not_resume_leaves_it_stuck():
+    outcome, imports, _ = settle_dead(glance_exc.HTTPConflict('409'))
+    assert outcome.result == marks.STUCK
+    assert 'did not resume it' in outcome.detail
+    assert 'resume_imports is off there' in outcome.detail
+
+
+def test_dry_run_only_says_it_would_resume():
+    outcome, imports, _ = settle_dead(dry_run=True)
+    assert outcome.result == 'would resume'
+    assert imports == []

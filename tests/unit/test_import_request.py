@@ -33,13 +33,47 @@ def test_stores_are_filled_from_the_base_image(pipeline, body, base_stores,
 
     assert response.status_int == 202
     posted = _posted(pipeline.fake)
-    assert json.loads(posted.body) == dict(body, stores=stores)
+    expected = dict(body, stores=stores)
+    # Glance's own default is true; the filter says what its option says.
+    expected.setdefault('all_stores_must_succeed', False)
+    assert json.loads(posted.body) == expected
     assert int(posted.content_length) == len(posted.body)
     assert posted.context is pipeline.context
     assert pl.BASE_HEADER in posted.headers
+    # copy-image reads the image, for the stores it is in already.
+    copy = body['method']['name'] == 'copy-image'
     assert pipeline.fake.lines() == [
         'GET /v2/info/stores', 'GET /v2/info/import',
-        'GET /v2/images/%s' % pl.BASE, 'POST ' + pl.IMPORT_PATH]
+        'GET /v2/images/%s' % pl.BASE] + (
+            ['GET /v2/images/%s' % pl.TARGET] if copy else []) + [
+        'POST ' + pl.IMPORT_PATH]
+
+
+def test_copy_image_leaves_out_the_stores_the_image_is_in(pipeline):
+    pipeline.fake.images[pl.BASE]['stores'] = 'cold,fast,cheap'
+    pipeline.fake.images[pl.TARGET].update(status='active', stores='fast')
+
+    pipeline.import_(b'{"method": {"name": "copy-image"}}')
+
+    assert json.loads(_posted(pipeline.fake).body) == {
+        'method': {'name': 'copy-image'}, 'stores': ['cold', 'cheap'],
+        'all_stores_must_succeed': False}
+
+
+@pytest.mark.parametrize('must_succeed', [True, False])
+def test_import_gets_the_filter_option_unless_the_caller_chose(
+        make_pipeline, must_succeed):
+    pipeline = make_pipeline(all_stores_must_succeed=str(must_succeed))
+    pipeline.import_(b'{"method": {"name": "glance-direct"}}')
+    assert json.loads(_posted(pipeline.fake).body)[
+        'all_stores_must_succeed'] is must_succeed
+
+    pipeline.fake.seen.clear()
+    pipeline.import_(json.dumps({
+        'method': {'name': 'glance-direct'},
+        'all_stores_must_succeed': not must_succeed}).encode())
+    assert json.loads(_posted(pipeline.fake).body)[
+        'all_stores_must_succeed'] is (not must_succeed)
 
 
 def test_allowed_stores_apply_to_import_requests(make_pipeline):

@@ -35,8 +35,11 @@ def nova(make_pipeline):
 
 @pytest.mark.parametrize('base_stores,answered_by,lines', [
     ('cold', 'file', [PUT]),
-    ('fast,cheap', 'stage', ['PUT /v2/images/%s/stage' % pl.TARGET,
-                             'POST ' + pl.IMPORT_PATH, 'GET ' + TARGET_PATH]),
+    # Several: the import mark is set before staging and removed at the end.
+    ('fast,cheap', 'stage', ['PATCH ' + TARGET_PATH,
+                             'PUT /v2/images/%s/stage' % pl.TARGET,
+                             'POST ' + pl.IMPORT_PATH, 'GET ' + TARGET_PATH,
+                             'PATCH ' + TARGET_PATH]),
 ], ids=['one store', 'several stores'])
 def test_property_is_followed_like_the_header(nova, caplog, base_stores,
                                               answered_by, lines):
@@ -57,8 +60,11 @@ def test_property_is_followed_like_the_header(nova, caplog, base_stores,
     assert ('base %s (from its base_image_ref property): the base image is '
             'in %s; stores %s by ' % (pl.BASE, base_stores, base_stores)
             in decision)
-    # Never recorded again: it came from the property.
-    assert fake.find('PATCH') == []
+    # Never recorded again: it came from the property (the only PATCHes
+    # are the import mark's).
+    assert [c['path'] for p in fake.find('PATCH')
+            for c in json.loads(p.body)] == (
+        ['/baseref_import'] * 2 if answered_by == 'stage' else [])
 
 
 @pytest.mark.parametrize('value,why', [
@@ -260,4 +266,5 @@ def test_refused_record_warns_and_the_upload_goes_on(recording, caplog,
             % (pl.TARGET, pl.BASE)) in warning
     assert str(status) in warning
     decision, = filter_lines(caplog)
-    assert '; base_image_ref not recorded; stores cold by upload' in decision
+    assert 'stores cold by upload to cold; base_image_ref not recorded; ' \
+        'handed on' in decision

@@ -11,6 +11,7 @@ from glance_baseref import settings
 from tests.unit import pipeline as pl
 from tests.unit.test_colocated import ended
 from tests.unit.test_colocated import polls
+from tests.unit.test_colocated import STALE_TASK
 from tests.unit.test_colocated import TASK
 from tests.unit.test_colocated import WATCHER
 
@@ -31,9 +32,10 @@ def test_staged_answers_once_the_import_is_accepted(make_pipeline, caplog,
     pipeline = make_pipeline(respond_after='staged', watch_timeout='3')
     fake = pipeline.fake
     fake.progress[pl.TARGET] = [TASK, TASK, final]
+    fake.tasks[pl.TARGET] = STALE_TASK
 
     response = pipeline.upload()
-    pl.join_watchers()
+    pl.join_watchers([pipeline.filter])
     answered = [s.line for s in fake.seen if s.thread == 'MainThread']
 
     assert response.status_int == 204
@@ -210,25 +212,58 @@ def test_without_a_staged_file_looks_back_off_to_poll_interval(
 def test_staged_file_gone_at_once_means_a_look_every_tick(make_pipeline,
                                                           staging):
     pipeline = make_pipeline(poll_interval='1.0')
-    looked_at = _import_ending_at(pipeline, 0.5)
+    looked_at = _import_ending_at(pipeline, 0.2)
     pipeline.clock.at(0.0, (staging / pl.TARGET).unlink)
 
     pipeline.upload()
 
     gaps = [b - a for a, b in zip(looked_at, looked_at[1:])]
     assert gaps == pytest.approx([0.05] * len(gaps))
-    assert 0.5 <= looked_at[-1] <= 0.56
+    assert 0.2 <= looked_at[-1] <= 0.26
+
+
+def test_staged_file_gone_long_before_the_end_means_the_usual_pace(
+        make_pipeline, staging):
+    """image_conversion removes the staged file before any store."""
+    pipeline = make_pipeline(poll_interval='1.0')
+    looked_at = _import_ending_at(pipeline, 10.0)
+    pipeline.clock.at(0.0, (staging / pl.TARGET).unlink)
+
+    pipeline.upload()
+
+    # A quarter of a second of quick looks, then the doubling pauses.
+    quick = [t for t in looked_at if t <= 0.3]
+    assert len(quick) <= 7, looked_at
+    assert len(looked_at) <= 10.0 / 1.0 + 12, looked_at
+
+
+def test_conversion_plugin_means_the_staged_file_is_not_watched(
+        make_pipeline, staging, global_conf):
+    global_conf.register_opt(cfg.ListOpt('image_import_plugins'),
+                             group='image_import_opts')
+    global_conf.set_override('image_import_plugins', ['image_conversion'],
+                             group='image_import_opts')
+    pipeline = make_pipeline(poll_interval='1.0')
+    looked_at = _import_ending_at(pipeline, 10.0)
+    pipeline.clock.at(0.0, (staging / pl.TARGET).unlink)
+
+    pipeline.upload()
+
+    # 0.05 s doubling up to 1 s from the start: no quick looks at all.
+    gaps = [b - a for a, b in zip(looked_at, looked_at[1:])]
+    assert gaps[:5] == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8])
 
 
 def test_first_store_looks_at_least_every_fifth_of_a_second(make_pipeline,
                                                             staging):
     pipeline = make_pipeline(poll_interval='1.0', watch_timeout='3',
                              respond_after='first_store')
+    pipeline.fake.tasks[pl.TARGET] = STALE_TASK
     looked_at = _import_ending_at(
         pipeline, END, then=dict(TASK, status='active', stores='fast'))
 
     pipeline.upload()
-    pl.join_watchers()
+    pl.join_watchers([pipeline.filter])
 
     main = [t for t in looked_at if t <= END + 0.25]
     gaps = [b - a for a, b in zip(main, main[1:])]

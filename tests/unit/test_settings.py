@@ -26,6 +26,7 @@ OPTIONS = [
     ('lookup_timeout', 3.0, '0.5', 0.5),
     ('use_base_image_property', False, 'yes', True),
     ('record_base_image', True, 'false', False),
+    ('resume_imports', False, 'true', True),
 ]
 
 DEFAULTS = settings.Settings(
@@ -33,7 +34,7 @@ DEFAULTS = settings.Settings(
     respond_after='all_stores', all_stores_must_succeed=False,
     import_timeout=3600, watch_timeout=3600, poll_interval=1.0,
     use_base_image_property=False, record_base_image=True,
-    lookup_timeout=10.0)
+    lookup_timeout=10.0, resume_imports=False)
 
 
 def _build(conf=None, **local_conf):
@@ -83,7 +84,8 @@ def test_config_object_is_not_changed(conf):
     conf.set_override('import_timeout', 77, group=opts.GROUP)
     before = _group_values(conf)
 
-    first = _build(conf, **{name: raw for name, _, raw, _ in OPTIONS[1:]})
+    first = _build(conf, **{name: raw for name, _, raw, _ in OPTIONS[1:]
+                            if name != 'all_stores_must_succeed'})
     second = _build(conf)
 
     assert _group_values(conf) == before
@@ -153,7 +155,7 @@ def test_list_opts_gives_fresh_copies():
         'enabled', 'mode', 'allowed_stores', 'respond_after',
         'wait_for_all_stores', 'all_stores_must_succeed', 'import_timeout',
         'watch_timeout', 'poll_interval', 'use_base_image_property',
-        'record_base_image', 'lookup_timeout']
+        'record_base_image', 'lookup_timeout', 'resume_imports']
     for copy, other, original in zip(first, second, opts.OPTS):
         assert copy is not original and copy is not other
         assert copy.default == original.default
@@ -172,3 +174,37 @@ def test_entry_points(group, name, target):
     found, = [e for e in importlib.metadata.entry_points(group=group)
               if e.name == name]
     assert found.load() is target
+
+
+@pytest.mark.parametrize('respond_after', ['first_store', 'staged'])
+@pytest.mark.parametrize('in_conf', ['respond_after',
+                                     'all_stores_must_succeed', None])
+def test_contradictory_options_stop_glance_naming_both(conf, respond_after,
+                                                       in_conf):
+    conf.register_opts(opts.OPTS, group=opts.GROUP)
+    paste = {'respond_after': respond_after,
+             'all_stores_must_succeed': 'true'}
+    if in_conf:
+        conf.set_override(in_conf, paste.pop(in_conf), group=opts.GROUP)
+
+    with pytest.raises(settings.ConfigError) as raised:
+        _build(conf, **paste)
+
+    message = str(raised.value)
+    assert 'respond_after = %s' % respond_after in message
+    assert 'all_stores_must_succeed = true' in message
+
+
+def test_settings_line_says_which_source_won(conf, caplog):
+    conf.register_opts(opts.OPTS, group=opts.GROUP)
+    conf.set_override('import_timeout', 77, group=opts.GROUP)
+    conf.set_override('poll_interval', 3.0, group=opts.GROUP)
+    caplog.set_level(logging.INFO, logger='glance_baseref')
+
+    _build(conf, poll_interval='0.5', respond_after='staged')
+
+    line, = [r.getMessage() for r in caplog.records
+             if r.name == 'glance_baseref.settings']
+    # set_override is not a file location: it reads as a default here.
+    assert 'respond_after = staged (paste)' in line
+    assert 'import_timeout = 77' in line

@@ -6,8 +6,10 @@ leaves the request untouched. Glance's database (where the stage host is
 recorded) and the other node's ``GET /v2/info/stores`` are stood in for.
 """
 
+import http.server
 import json
 import logging
+import threading
 
 from oslo_config import cfg
 import pytest
@@ -144,3 +146,60 @@ def test_public_endpoint_stands_for_the_self_url(pipeline, node,
     assert json.loads(_posted_body(pipeline.fake))['stores'] == [
         'cheap', 'cold']
     assert node['asked'] == []
+
+
+def test_unexpected_repository_error_is_one_warning(pipeline, node, caplog,
+                                                    monkeypatch):
+    def moved(context, image_id):
+        raise AttributeError("module 'glance.db' has no attribute 'ImageRepo'")
+    monkeypatch.setattr(stage_host, 'recorded_stage_host', moved)
+    monkeypatch.setattr(stage_host, '_repo_warned', threading.Event())
+    pipeline.fake.images[pl.BASE]['stores'] = 'cheap,cold'
+
+    pipeline.import_(GLANCE_DIRECT)
+    pipeline.fake.seen.clear()
+    pipeline.import_(GLANCE_DIRECT)
+
+    warning, = pl.messages(caplog, logging.WARNING)
+    assert 'reading os_glance_stage_host from glance\'s image repository ' \
+        'failed (AttributeError' in warning
+    # Unchanged from before: the stores are filled as if on one node.
+    assert json.loads(_posted_body(pipeline.fake))['stores'] == [
+        'cheap', 'cold']
+
+
+class _OtherNode(http.server.BaseHTTPRequestHandler):
+    """A glance node that redirects, and records what it was sent."""
+
+    seen = []
+
+    def do_GET(self):
+        _OtherNode.seen.append(dict(self.headers))
+        self.send_response(302)
+        self.send_header('Location', 'http://169.254.169.254/latest')
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_other_node_is_asked_without_following_redirects_or_env_proxies(
+        monkeypatch):
+    server = http.server.HTTPServer(('127.0.0.1', 0), _OtherNode)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    # A proxy from the environment would swallow the request.
+    monkeypatch.setenv('http_proxy', 'http://127.0.0.1:9')
+    monkeypatch.setenv('no_proxy', '')
+    try:
+        context = type('Context', (), {'auth_token': 'tok',
+                                       'request_id': 'req-1'})()
+        with pytest.raises(ValueError, match='answered a redirect'):
+            stage_host.remote_writable_stores(
+                'http://127.0.0.1:%d' % server.server_port, context, 5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    sent, = _OtherNode.seen
+    assert sent['X-Auth-Token'] == 'tok'
