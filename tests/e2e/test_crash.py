@@ -186,10 +186,12 @@ def test_sigkill_mid_import_then_audit(keystone, crash_glances,
                                      done.stderr))
     (listed,) = [ln for ln in done.stdout.splitlines() if image_id in ln]
     if resume_imports:
-        # repair sends a glance-direct import to the node the mark names;
-        # the filter there resumes it from the staged data.
-        assert done.returncode == 0, done.stdout + done.stderr
+        # repair sent a plain glance-direct import request to the node
+        # the mark names; the filter there (resume_imports) let it through
+        # and glance imports the staged data again. The tool does not wait
+        # for the end: exit 1.
         assert 'resumed' in listed, listed
+        assert done.returncode == 1, done.stdout + done.stderr
         after = wait_until('the resumed import settled', lambda: (
             lambda i: i if i is None or (harness.import_finished(i) and (
                 'baseref_import' not in i or i['status'] != 'active'))
@@ -211,8 +213,8 @@ def test_sigkill_mid_import_then_audit(keystone, crash_glances,
             (path,) = files[store]
             assert os.path.getsize(path) == after['size'], (store, after)
     else:
-        # No API call finishes an importing image: listed as stuck, with
-        # its reason, and kept with its staged data.
+        # Glance's API alone does not finish an importing image: listed as
+        # stuck, with its reason, and kept with its staged data.
         after = image_or_none(admin, image_id)
         files = deployment.env.files_for(image_id)
         print('%s after repair: image %s, files in %s'
@@ -222,7 +224,7 @@ def test_sigkill_mid_import_then_audit(keystone, crash_glances,
         assert after['status'] == 'importing', after
         assert 'staging' in files, files
         # A glance-direct import of the same image by hand: glance wants
-        # an uploading image.
+        # an uploading image (409).
         status, _headers, body = admin.request(
             'POST', '/v2/images/%s/import' % image_id,
             json={'method': {'name': 'glance-direct'},
