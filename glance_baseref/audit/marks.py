@@ -164,6 +164,6 @@ def judge(image, tasks, now):
     else:
         why = ('%s with no live import task%s: glance-direct needs an '
                'uploading image and the import lock is checked after '
-               'that, so no API call can finish it; its staged data is on '
-               '%s' % (status, task_words, where))
+               "that, so glance's API alone cannot finish it; its staged "
+               'data is on %s' % (status, task_words, where))
     return Mark(state=STUCK, detail=why, **facts)

@@ -3,7 +3,8 @@
 Marked images (:mod:`.marks`) are settled first, each by its state read
 afresh: a mark left on a settled image is removed, an image glance put
 back to ``queued`` is deleted, one still importing is left alone, and a
-stuck one is reported and kept (no API call can finish it).
+stuck one is reported and kept (glance's API alone cannot finish it),
+unless the filter on the node that staged it resumes it (below).
 
 Missing stores are copied with ``copy-image``, which copies an active
 image's data from a store it is in into other stores. Each import is
@@ -34,9 +35,11 @@ _FIRST_POLL = 0.1
 
 #: Results that count as errors (exit status 2).
 ERROR_RESULTS = ('failed', 'partly copied', 'error', marks.STUCK)
-#: Results that leave something to do on purpose (exit status 1).
+#: Results that leave something to do on purpose (exit status 1); a
+#: resumed import runs on without the tool waiting for its end.
 UNFIXED_RESULTS = ('skipped', 'would copy', marks.IN_PROGRESS,
-                   'would remove mark', 'would delete', 'not tried')
+                   'would remove mark', 'would delete', 'not tried',
+                   'would resume', 'resumed')
 
 
 @dataclasses.dataclass(frozen=True)

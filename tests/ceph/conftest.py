@@ -13,6 +13,7 @@ in the ``images`` pool of its own single-node Ceph 16.2 cluster
   unless ``keystone`` is given), stopped when the test ends;
   ``client_options`` adds ``[client]`` options (librados timeouts) to the
   conf file glance reads for each site.
+* :func:`audit` runs glance-baseref-audit as an admin.
 * :func:`assert_in_clusters` reads an image back from the clusters with
   ``rbd export``, not from glance's API.
 """
@@ -22,7 +23,9 @@ import contextlib
 
 import pytest
 
+from glance_baseref.audit import cli
 from tests.e2e import conftest as e2e
+from tests.e2e.test_audit import HeaderIdentity
 from tests.harness import ceph
 
 SITES = ('site_a', 'site_b')
@@ -120,3 +123,14 @@ def osd_down(cluster):
         yield cluster
     finally:
         cluster.start_osd()
+
+
+def audit(deployment, *args):
+    """``glance-baseref-audit ARGS`` against ``deployment`` (header
+    identity) as an admin, in-process; returns its exit status."""
+    url = deployment.server.url
+    auth = HeaderIdentity(url, 'audit-admin', 'u-admin',
+                          ('admin', 'member', 'reader'))
+    return cli.main(['--os-endpoint-override', url] + list(args)
+                    + (['--poll-interval', '0.2'] if args[0] == 'repair'
+                       else []), auth=auth)

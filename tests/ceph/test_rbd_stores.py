@@ -11,12 +11,11 @@ import uuid
 
 import pytest
 
-from glance_baseref.audit import cli
 from tests import harness
 from tests.ceph.conftest import assert_in_clusters
+from tests.ceph.conftest import audit
 from tests.ceph.conftest import DEFAULT_STORE
 from tests.ceph.conftest import SITES
-from tests.e2e.test_audit import HeaderIdentity
 from tests.harness import drivers
 
 #: Several 1 MiB chunks and a short one; more than one 8 MiB RBD object.
@@ -115,23 +114,17 @@ def test_audit_repairs_an_image_missing_from_one_cluster(
     owner.upload(image['id'], VOLUME)
     assert_in_clusters(ceph_sites, owner.get_image(image['id']), VOLUME,
                        (DEFAULT_STORE,))
-    url = deployment.server.url
-    auth = HeaderIdentity(url, 'audit-admin', 'u-admin',
-                          ('admin', 'member', 'reader'))
 
-    def audit(*args):
-        status = cli.main(['--os-endpoint-override', url] + list(args),
-                          auth=auth)
-        return status, capsys.readouterr().out
+    def audit_output(*args):
+        return audit(deployment, *args), capsys.readouterr().out
 
-    status, out = audit('check', '--project', project)
+    status, out = audit_output('check', '--project', project)
     assert status == 1, out
     assert image['id'] in out and 'site_b' in out, out
 
-    status, out = audit('repair', '--project', project,
-                        '--poll-interval', '0.2')
+    status, out = audit_output('repair', '--project', project)
     assert status == 0, out
     repaired = owner.get_image(image['id'])
     assert harness.image_stores(repaired) == set(SITES), repaired
     assert_in_clusters(ceph_sites, repaired, VOLUME, SITES)
-    assert audit('check', '--project', project)[0] == 0
+    assert audit(deployment, 'check', '--project', project) == 0

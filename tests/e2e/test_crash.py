@@ -50,14 +50,16 @@ def crash_glances(tmp_path_factory, keystone):
     """One glance per respond_after (and uWSGI options), on MariaDB."""
     started = {}
 
-    def get(respond_after, **uwsgi_options):
-        key = (respond_after, tuple(sorted(uwsgi_options.items())))
+    def get(respond_after, resume_imports=False, **uwsgi_options):
+        key = (respond_after, resume_imports,
+               tuple(sorted(uwsgi_options.items())))
         if key not in started:
             started[key] = conftest.start_deployment(
                 tmp_path_factory.mktemp('crash-' + respond_after),
                 keystone=keystone, database='mariadb', max_parallel_stores=1,
                 uwsgi_options=uwsgi_options or None,
                 baseref_options={'respond_after': respond_after,
+                                 'resume_imports': resume_imports,
                                  'poll_interval': 0.2})
         return started[key]
     yield get
@@ -131,11 +133,13 @@ def kill_worker(server):
                interval=0.2)
 
 
-@pytest.mark.parametrize('respond_after', ['all_stores', 'first_store',
-                                           'staged'])
+@pytest.mark.parametrize('respond_after,resume_imports', [
+    ('all_stores', False), ('first_store', False), ('staged', False),
+    ('staged', True)], ids=['all_stores', 'first_store', 'staged',
+                            'staged-resume_imports'])
 def test_sigkill_mid_import_then_audit(keystone, crash_glances,
-                                       respond_after):
-    deployment = crash_glances(respond_after)
+                                       respond_after, resume_imports):
+    deployment = crash_glances(respond_after, resume_imports)
     client = deployment.client('p1')
     admin = deployment.client('p1', roles=ADMIN)
     base = harness.make_base_image(client, STORES, b'base')['id']
@@ -196,14 +200,32 @@ def test_sigkill_mid_import_then_audit(keystone, crash_glances,
         (listed,) = [ln for ln in done.stdout.splitlines() if image_id in ln]
         assert 'stuck' in listed, listed
         assert 'staging' in files, files
-        # A new glance-direct import of the same image: glance wants an
-        # uploading image; copy-image wants an active one.
+        # A new glance-direct import of the same image, as an operator
+        # would send it: glance alone wants an uploading image (409);
+        # resume_imports lets it through to glance.
         status, _headers, body = admin.request(
             'POST', '/v2/images/%s/import' % image_id,
             json={'method': {'name': 'glance-direct'},
-                  'stores': list(STORES)})
+                  'stores': list(STORES), 'all_stores_must_succeed': False})
         print('re-import answered %d: %s' % (status, body[:300]))
-        assert status == 409, body
+        if not resume_imports:
+            assert status == 409, body
+        else:
+            assert status == 202, body
+            after = wait_until('the re-import settled', lambda: (
+                lambda i: i if harness.import_finished(i) else None)(
+                    admin.get_image(image_id)), timeout=180, interval=0.3)
+            files = deployment.env.files_for(image_id)
+            print('re-import: image %s in %s, failed %r; files in %s'
+                  % (after['status'], after.get('stores'),
+                     after.get('os_glance_failed_import'), sorted(files)))
+            done = audit(keystone, deployment, 'check')
+            print('check after the re-import, exit %d:\n%s%s'
+                  % (done.returncode, done.stdout, done.stderr))
+            # Nothing the uploader was told is stored is lost.
+            assert after['status'] == 'active', after
+            assert harness.image_stores(after), after
+            assert 'staging' not in files, files
     # What deleting it by hand leaves: the killed write's partial file.
     if after is not None:
         admin.delete_image(image_id)

@@ -10,6 +10,7 @@ from glanceclient import exc as glance_exc
 from glance_baseref import stores
 from glance_baseref.audit import cli
 from glance_baseref.audit import connect
+from glance_baseref.audit import scan
 
 BASE = '0a0e9c2d-0000-4000-8000-000000000000'
 NOW = datetime.datetime.now(datetime.timezone.utc)
@@ -198,3 +199,29 @@ def test_image_is_the_commands_option_not_an_abbreviation(glance, capsys):
     status, out, err = run(capsys, 'check', '-f', 'value', '-c', 'image',
                            '--image', uuid(1))
     assert (status, out) == (1, uuid(1) + '\n'), err
+
+
+def test_the_scan_judges_each_page_as_it_comes():
+    """A finding comes out before the listing has been read to its end,
+    and the scan keeps no image of it."""
+    read = []
+
+    class Listing(FakeImages):
+        def list(self, filters, page_size):
+            for image in super().list(filters, page_size):
+                read.append(image['id'])
+                yield image
+
+    images = [dict(LINEAGE[0])] + [image(n, 'cheap,cold')
+                                   for n in range(10, 60)]
+    images.insert(3, image(1))          # lacks cheap, cold
+    fake = Listing(images)
+    audit = scan.Scan(FakeConnection(session=None, endpoint='e'), None)
+    object.__setattr__(audit.client, 'images', fake)
+    audit.catalog = scan.read_catalog(audit.client)
+    found = audit.findings(audit.images(page_size=5))
+    first = next(found)
+    assert first.image_id == uuid(1) and len(read) == 4
+    assert list(found) == [] and len(read) == 52
+    kept = [v for v in vars(audit).values() if isinstance(v, (list, dict))]
+    assert all(len(v) <= 1 for v in kept), kept

@@ -83,7 +83,7 @@ def test_the_mark_its_task_and_idle_time_are_reported():
     assert (found.status, found.lock, found.task_status, found.idle,
             found.marked_at, found.node) == (
         'importing', True, 'processing', 4200, ago(75), 'node-2')
-    assert 'no API call can finish it' in found.detail
+    assert "glance's API alone cannot finish it" in found.detail
     assert 'node-2' in found.detail
 
 

@@ -222,3 +222,10 @@ def test_dry_run_only_says_it_would_resume():
     outcome, imports, _ = settle_dead(dry_run=True)
     assert outcome.result == 'would resume'
     assert imports == []
+
+
+def test_a_resume_is_left_running_so_the_exit_status_is_1():
+    for dry_run in (False, True):
+        outcome = settle_dead(dry_run=dry_run)[0]
+        assert outcome.result in repair.UNFIXED_RESULTS
+        assert outcome.result not in repair.ERROR_RESULTS
