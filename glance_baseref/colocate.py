@@ -44,6 +44,7 @@ import webob.exc
 
 from glance_baseref import body_reads
 from glance_baseref import inprocess
+from glance_baseref import serving
 from glance_baseref import settings as settings_mod
 from glance_baseref import settle
 from glance_baseref import stores as stores_mod
@@ -357,7 +358,7 @@ class _Looks:
 
     def log(self):
         waited = self.upload.clock() - self.started
-        if _green_threads():
+        if serving.green_threads():
             # thread_time() is the CPU of the whole eventlet hub there,
             # every request of the worker, not this upload's looks.
             cpu = 'CPU not measured under eventlet'
@@ -376,12 +377,3 @@ def _plugins_unstage_early():
     except (cfg.NoSuchOptError, cfg.NoSuchGroupError, AttributeError):
         return False  # outside glance, or not registered in this process
     return any(p in _EARLY_UNSTAGING_PLUGINS for p in plugins or ())
-
-
-def _green_threads():
-    """Whether threads are eventlet's green threads in this process."""
-    try:
-        from eventlet import patcher
-    except ImportError:
-        return False
-    return patcher.is_monkey_patched('thread')

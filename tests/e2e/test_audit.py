@@ -462,3 +462,40 @@ def test_marked_images_are_listed_then_settled(capsys, audit_glance,
     assert 'baseref_import' not in settled
     assert harness.image_stores(settled) == {'fast', 'cheap', 'cold'}
     assert owner.get_image(stuck['id'])['status'] == 'uploading'
+
+
+def test_a_marked_import_in_progress_is_left_then_its_mark_removed(
+        capsys, make_glance):
+    """A real import holds glance's lock while the audit looks: `in
+    progress`, from glance's own task; once it has ended and only the
+    mark is left (as when the filter's worker died right at the end),
+    repair removes the mark."""
+    deployment = make_glance(with_filter=False, database='mariadb')
+    url = deployment.server.url
+    owner = client(deployment, 'p-inprogress')
+    image = marked(owner, 'importing-now', 0)
+    owner.stage(image['id'], b'i' * (256 << 20))
+    owner.import_image(image['id'], stores=['fast', 'cheap', 'cold'])
+    status, rows, _err = check_json(capsys, url, '--image', image['id'])
+    (row,) = rows
+    # glance takes the lock, then moves the image from uploading to
+    # importing once its task runs.
+    assert (row['result'], row['lock'], row['node']) == (
+        'in progress', True, 'node-7'), row
+    assert row['status'] in ('uploading', 'importing'), row
+    assert row['task'] in ('pending', 'processing') and row['idle'] < 60
+    assert status == EXIT_FINDINGS
+    status, out, _err = run_audit(capsys, url, ['repair', '-f', 'json',
+                                                '--image', image['id']])
+    assert [(o['result']) for o in json.loads(out)] == ['in progress']
+    assert status == EXIT_FINDINGS
+
+    owner.wait_for(image['id'], harness.import_finished, timeout=180)
+    status, rows, _err = check_json(capsys, url, '--image', image['id'])
+    assert [(r['result'], r['status'], r['lock']) for r in rows] == [
+        ('mark left', 'active', False)]
+    status, out, _err = run_audit(capsys, url, ['repair', '-f', 'json',
+                                                '--image', image['id']])
+    assert [o['result'] for o in json.loads(out)] == ['mark removed']
+    assert status == EXIT_OK
+    assert 'baseref_import' not in owner.get_image(image['id'])
