@@ -32,7 +32,10 @@ Cases:
    14): a GET of one image beside two uploads in flight, and the
    uploaders' wait, at 2 uWSGI processes x 1 and x 4 threads, with
    ``respond_after = all_stores``, ``staged`` and without the filter
-   (benchmarks/shared_process.py).
+   (benchmarks/shared_process.py);
+8. co-location into two Ceph clusters, one RBD store each: the filter
+   against a client that stages and imports, and upload + copy-image, on
+   the same clusters (benchmarks/rbd.py; needs Debian's Ceph packages).
 
 Only the servers of the selected cases are started.
 Everything is written below a temporary directory, deleted at the end,
@@ -57,6 +60,7 @@ from benchmarks import charts  # noqa: E402
 from benchmarks import common  # noqa: E402
 from benchmarks import deploy  # noqa: E402
 from benchmarks import latency  # noqa: E402
+from benchmarks import rbd  # noqa: E402
 from benchmarks import results as results_mod  # noqa: E402
 from benchmarks import shared_process  # noqa: E402
 
@@ -68,6 +72,7 @@ TITLES = {
     '5': 'answer after the import\'s end',
     '6': 'lineage options (issue 9)',
     '7': 'other requests beside co-located uploads (issue 14)',
+    '8': 'co-location into two Ceph clusters (RBD stores)',
 }
 
 
@@ -157,17 +162,18 @@ def main(argv=None):
                                  log=log)
 
         servers = cases.servers_for(args.only)
-        log('\nstarting glance-api servers %s in %s'
-            % (', '.join(servers), work))
-        deployment = deploy.Deployment(work / 'glance', servers,
-                                       database=args.database).start()
-        clients = cases.Clients(deployment)
-        log('  up: %s' % ', '.join('%s %s' % (name, server.url) for
-                                   name, server in
-                                   deployment.servers.items()))
+        if servers:
+            log('\nstarting glance-api servers %s in %s'
+                % (', '.join(servers), work))
+            deployment = deploy.Deployment(work / 'glance', servers,
+                                           database=args.database).start()
+            clients = cases.Clients(deployment)
+            log('  up: %s' % ', '.join('%s %s' % (name, server.url) for
+                                       name, server in
+                                       deployment.servers.items()))
 
         big = small = None
-        if args.only & {'2', '3'}:
+        if args.only & {'2', '3', '8'}:
             big = common.write_data_file(work / 'big.raw', args.size_mib)
         if '2' in args.only:
             small = common.write_data_file(work / 'small.raw',
@@ -208,6 +214,11 @@ def main(argv=None):
                                             args.shared_mib)
             shared_process.run(deployment, clients, results,
                                args.shared_mib, args.repeat, shared, log)
+        if '8' in args.only:
+            log('\ncase 8: co-location into two Ceph clusters, %d rounds'
+                % args.repeat)
+            rbd.run(work / 'rbd', args.database, results, args.size_mib,
+                    args.repeat, big, log)
     except KeyboardInterrupt:
         log('\ninterrupted; cleaning up')
         return 130

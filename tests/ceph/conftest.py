@@ -18,7 +18,6 @@ in the ``images`` pool of its own single-node Ceph 16.2 cluster
   ``rbd export``, not from glance's API.
 """
 
-import concurrent.futures
 import contextlib
 
 import pytest
@@ -36,17 +35,7 @@ LOCAL_STORE = 'local'
 @pytest.fixture(scope='session')
 def ceph_sites(tmp_path_factory):
     """Both clusters, started side by side."""
-    base = tmp_path_factory.mktemp('ceph')
-    with concurrent.futures.ThreadPoolExecutor(len(SITES)) as pool:
-        futures = {name: pool.submit(ceph.CephCluster.start, base / name,
-                                     name) for name in SITES}
-    try:
-        clusters = {name: future.result() for name, future in futures.items()}
-    except BaseException:
-        for future in futures.values():
-            if future.exception() is None:
-                future.result().stop()
-        raise
+    clusters = ceph.start_clusters(tmp_path_factory.mktemp('ceph'), SITES)
     yield clusters
     for cluster in clusters.values():
         cluster.stop()

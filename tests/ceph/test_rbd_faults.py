@@ -136,6 +136,30 @@ def test_default_site_down_before_a_colocated_upload(side_by_side, bases,
     assert alone.image_id not in ceph_sites['site_a'].images()
 
 
+def test_glance_store_rados_connect_timeout_sets_the_op_timeouts(
+        make_rbd_glance, ceph_sites):
+    """glance_store's own per-store ``rados_connect_timeout`` (instead of
+    the conf file's ``[client]`` options) sets the same op timeouts: the
+    co-located upload ends with site_b failed, not held."""
+    # import_timeout: without the option the upload fails in a minute
+    # (a 504) instead of an hour.
+    deployment = make_rbd_glance(baseref_options={'poll_interval': 0.2,
+                                                  'import_timeout': 60})
+    deployment.env.reconfigure(rbd_stores={
+        name: dict(options, rados_connect_timeout=OP_TIMEOUT)
+        for name, options in deployment.env.settings['rbd_stores'].items()})
+    deployment.server.restart()
+    client = deployment.client('p1')
+    base = harness.make_base_image(client, SITES, BASE)['id']
+    with osd_down(ceph_sites['site_b']):
+        image_id, error, seconds = cinder_upload(client, base)
+    assert error is None, error
+    image = client.get_image(image_id)
+    assert harness.image_stores(image) == {DEFAULT_STORE}, image
+    assert image['os_glance_failed_import'] == 'site_b', image
+    assert OP_TIMEOUT <= seconds < 4 * OP_TIMEOUT
+
+
 def test_site_dies_during_a_colocated_upload(side_by_side, bases,
                                              ceph_sites):
     """site_b's OSD is killed once glance has begun writing the image

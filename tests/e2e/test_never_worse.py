@@ -297,9 +297,10 @@ def test_staging_lost_after_start_falls_back_to_one_store(staging_pair,
         % again['filtered'])
 
 
-def test_staging_unusable_from_the_start_falls_back_to_one_store(pairs):
+def test_staging_unusable_from_the_start_falls_back_to_one_store(
+        staging_pair):
     # Base images need staging: make them first, then restart without it.
-    pair = pairs(import_methods=('glance-direct', 'copy-image'))
+    pair = staging_pair
     bases = {side: harness.make_base_image(
         d.client(), ('cheap', 'cold'), b'base')['id']
         for side, d in pair.items()}
@@ -496,7 +497,7 @@ def test_sigterm_during_a_co_located_upload(pairs, target):
     uWSGI's master replaces the worker.
     """
     pair = pairs()
-    data = big_volume(128)
+    data = big_volume(64)
     stores = ('fast', 'cheap', 'cold')
     outcomes, images = {}, {}
     for side, deployment in pair.items():
@@ -585,10 +586,10 @@ def test_image_conversion_answers_right_at_the_normal_back_off(
         # as ``sys.executable -m oslo_concurrency.prlimit``; under uWSGI
         # sys.executable is uwsgi itself unless this says otherwise.
         options['uwsgi_options'] = {'py-sys-executable': sys.executable}
-        data = qcow2_image(tmp_path, 256)
+        data = qcow2_image(tmp_path, 128)
         disk_format = 'qcow2'
     else:
-        data = big_volume(256)
+        data = big_volume(128)
         disk_format = 'raw'
     pair = pairs(**options)
     stores = ('fast', 'cheap', 'cold')
@@ -611,7 +612,7 @@ def test_image_conversion_answers_right_at_the_normal_back_off(
         # glance converts what it imports, not a plain upload.
         assert images['alone']['disk_format'] == 'qcow2'
         assert converted['disk_format'] == 'raw', converted
-        assert converted['size'] == 256 * MIB, converted
+        assert converted['size'] == 128 * MIB, converted
     looks, waited = looks_of(pair['filtered'], converted['id'])
     per_second = looks / waited
     print('looks with plugin %s: %d in %.1f s, %.2f per second'

@@ -38,6 +38,7 @@ What this relies on (Ceph 16.2.15 on Debian bookworm, measured here):
   machines that run four test suites.
 """
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -122,6 +123,9 @@ class CephCluster:
         self.mon = None
         self.osd = None
         self.osd_uuid = str(uuid.uuid4())
+        # Once the pools exist, a restarted OSD is ready when they take a
+        # write, not merely when it is up.
+        self.has_pools = False
         self.start_seconds = None
 
     # ------------------------------------------------------------------
@@ -173,6 +177,7 @@ class CephCluster:
             self.ceph('osd', 'pool', 'set', pool, 'size', '1',
                       '--yes-i-really-mean-it')
             self.rbd('pool', 'init', pool)
+        self.has_pools = True
         for user, caps in USERS.items():
             self.ceph('auth', 'get-or-create', 'client.%s' % user, *caps,
                       '-o', str(self.keyring_path(user)))
@@ -249,11 +254,13 @@ class CephCluster:
 
     def start_osd(self):
         """Start the OSD (again, after :meth:`kill_osd`) and wait for it
-        to be up in the OSD map."""
+        to be up in the OSD map and its PGs to take writes."""
         if self.osd is not None and self.osd.poll() is None:
             raise CephError('%s: the OSD is running' % self)
         self.osd = self._daemon('ceph-osd', '-i', '0')
         self._wait(lambda: self._osd_up() is True, 60, 'the OSD to be up')
+        if self.has_pools:
+            self.wait_writable()
 
     def kill_osd(self):
         """SIGKILL the OSD, as a crash does, and wait until the mon marks
@@ -427,6 +434,24 @@ class CephCluster:
     def __repr__(self):
         return '<CephCluster %s fsid=%s mon=127.0.0.1:%s>' % (
             self.name, self.fsid, self.mon_port)
+
+
+def start_clusters(base_dir, names):
+    """``{name: CephCluster}``, one per name in ``base_dir/<name>``,
+    started side by side (each spends most of its start waiting for
+    ``ceph`` commands); none is left running if one fails."""
+    base_dir = pathlib.Path(base_dir)
+    with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+        futures = {name: pool.submit(CephCluster.start, base_dir / name,
+                                     name) for name in names}
+    failed = [future.exception() for future in futures.values()
+              if future.exception() is not None]
+    if failed:
+        for future in futures.values():
+            if future.exception() is None:
+                future.result().stop()
+        raise failed[0]
+    return {name: future.result() for name, future in futures.items()}
 
 
 def _kill(proc, sig, then_kill_after=None):
