@@ -297,9 +297,10 @@ def test_staging_lost_after_start_falls_back_to_one_store(staging_pair,
         % again['filtered'])
 
 
-def test_staging_unusable_from_the_start_falls_back_to_one_store(pairs):
+def test_staging_unusable_from_the_start_falls_back_to_one_store(
+        staging_pair):
     # Base images need staging: make them first, then restart without it.
-    pair = pairs(import_methods=('glance-direct', 'copy-image'))
+    pair = staging_pair
     bases = {side: harness.make_base_image(
         d.client(), ('cheap', 'cold'), b'base')['id']
         for side, d in pair.items()}
@@ -475,7 +476,8 @@ def wait_until(what, predicate, timeout=60, interval=0.02):
         value = predicate()
         if value:
             return value
-        assert time.monotonic() < deadline, 'never: %s' % what
+        assert time.monotonic() < deadline, 'never: %s' % (
+            what() if callable(what) else what)
         time.sleep(interval)
 
 
@@ -495,7 +497,7 @@ def test_sigterm_during_a_co_located_upload(pairs, target):
     uWSGI's master replaces the worker.
     """
     pair = pairs()
-    data = big_volume(128)
+    data = big_volume(64)
     stores = ('fast', 'cheap', 'cold')
     outcomes, images = {}, {}
     for side, deployment in pair.items():
@@ -504,15 +506,21 @@ def test_sigterm_during_a_co_located_upload(pairs, target):
         image_id = client.create_image(name='volume')['id']
         thread, answers = upload_in_thread(client, image_id, data, base)
 
+        seen = []
+
         def busy():
             # alone: glance saves the upload; filtered: glance's import
             # runs (importing, or active after the first store already).
             image = client.get_image(image_id)
+            files = deployment.env.files_for(image_id)
+            seen[:] = [side, image['status'],
+                       image.get('os_glance_import_task'), sorted(files)]
             writing = (image['status'] == 'saving' if side == 'alone'
                        else bool(image.get('os_glance_import_task')))
-            return writing and deployment.env.stores_holding(image_id)
+            return writing and set(files) - {'staging', 'tasks'}
         try:
-            wait_until('image %s written' % image_id, busy)
+            wait_until(lambda: 'image %s written; last seen %s' % (
+                image_id, seen), busy)
             server = deployment.server
             if target == 'master':
                 server.restart()
@@ -578,10 +586,10 @@ def test_image_conversion_answers_right_at_the_normal_back_off(
         # as ``sys.executable -m oslo_concurrency.prlimit``; under uWSGI
         # sys.executable is uwsgi itself unless this says otherwise.
         options['uwsgi_options'] = {'py-sys-executable': sys.executable}
-        data = qcow2_image(tmp_path, 256)
+        data = qcow2_image(tmp_path, 128)
         disk_format = 'qcow2'
     else:
-        data = big_volume(256)
+        data = big_volume(128)
         disk_format = 'raw'
     pair = pairs(**options)
     stores = ('fast', 'cheap', 'cold')
@@ -604,7 +612,7 @@ def test_image_conversion_answers_right_at_the_normal_back_off(
         # glance converts what it imports, not a plain upload.
         assert images['alone']['disk_format'] == 'qcow2'
         assert converted['disk_format'] == 'raw', converted
-        assert converted['size'] == 256 * MIB, converted
+        assert converted['size'] == 128 * MIB, converted
     looks, waited = looks_of(pair['filtered'], converted['id'])
     per_second = looks / waited
     print('looks with plugin %s: %d in %.1f s, %.2f per second'
