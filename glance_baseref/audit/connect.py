@@ -56,8 +56,9 @@ class Connection:
         """The token in words, for messages about what glance refused."""
         if self.roles is None:
             return 'a token whose roles the auth plugin does not tell'
-        return 'project %s, roles %s' % (self.project_id,
-                                         ', '.join(self.roles) or 'none')
+        # Keystone lists a token's roles in no fixed order.
+        return 'project %s, roles %s' % (
+            self.project_id, ', '.join(sorted(self.roles)) or 'none')
 
 
 def register_arguments(parser, argv):

@@ -160,27 +160,40 @@ def test_glance_store_rados_connect_timeout_sets_the_op_timeouts(
     assert OP_TIMEOUT <= seconds < 4 * OP_TIMEOUT
 
 
+#: Big enough that the OSD is killed while glance still writes it.
+BIG_VOLUME = hashlib.sha512(b'big').digest() * (256 * MIB // 64)
+
+
+def killed_while_writing(deployment, base, cluster):
+    """Upload BIG_VOLUME and kill the cluster's OSD as soon as glance
+    has begun writing the image there; the OSD is back when this
+    returns. ``(client, image id, error or None)``."""
+    client = deployment.client('p1')
+    image_id = client.create_image(name='volume-upload')['id']
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(cinder_upload, client, base, BIG_VOLUME,
+                             image_id)
+        deadline = time.monotonic() + 120
+        while image_id not in cluster.images():
+            assert not future.done(), 'ended before the OSD was killed'
+            assert time.monotonic() < deadline, 'not seen writing'
+            time.sleep(0.05)
+        with osd_down(cluster):
+            error = future.result(timeout=300)[1]
+    return client, image_id, error
+
+
 def test_site_dies_during_a_colocated_upload(side_by_side, bases,
                                              ceph_sites):
     """site_b's OSD is killed once glance has begun writing the image
     there. glance gives up on site_b after the op timeout; its clean-up
     of the partial RBD image times out too, so the partial image stays
     in site_b (found there once the OSD is back)."""
-    data = hashlib.sha512(b'big').digest() * (256 * MIB // 64)
     site_b = ceph_sites['site_b']
     deployment = side_by_side['filter']
-    client = deployment.client('p1')
-    image_id = client.create_image(name='volume-upload')['id']
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(cinder_upload, client, bases['filter'], data,
-                             image_id)
-        deadline = time.monotonic() + 120
-        while image_id not in site_b.images():
-            assert not future.done() and time.monotonic() < deadline, \
-                'glance was not seen writing site_b'
-            time.sleep(0.05)
-        with osd_down(site_b):
-            _, error, _ = future.result(timeout=300)
+    client, image_id, error = killed_while_writing(
+        deployment, bases['filter'], site_b)
+    data = BIG_VOLUME
     assert error is None, error
     image = client.get_image(image_id)
     assert image['status'] == 'active', image

@@ -105,7 +105,8 @@ def test_refused_record_warns_and_the_upload_goes_on(make_glance):
     assert 'could not record its base image %s' % base in warning
     assert '413' in warning
     decision, = lines_about(deployment, image_id)
-    assert '; base_image_ref not recorded; stores cheap' in decision
+    assert 'stores cheap by upload to cheap; base_image_ref not recorded; ' \
+        'handed on' in decision
 
 
 # -- use_base_image_property ------------------------------------------------

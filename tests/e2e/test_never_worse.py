@@ -476,7 +476,8 @@ def wait_until(what, predicate, timeout=60, interval=0.02):
         value = predicate()
         if value:
             return value
-        assert time.monotonic() < deadline, 'never: %s' % what
+        assert time.monotonic() < deadline, 'never: %s' % (
+            what() if callable(what) else what)
         time.sleep(interval)
 
 
@@ -505,15 +506,21 @@ def test_sigterm_during_a_co_located_upload(pairs, target):
         image_id = client.create_image(name='volume')['id']
         thread, answers = upload_in_thread(client, image_id, data, base)
 
+        seen = []
+
         def busy():
             # alone: glance saves the upload; filtered: glance's import
             # runs (importing, or active after the first store already).
             image = client.get_image(image_id)
+            files = deployment.env.files_for(image_id)
+            seen[:] = [side, image['status'],
+                       image.get('os_glance_import_task'), sorted(files)]
             writing = (image['status'] == 'saving' if side == 'alone'
                        else bool(image.get('os_glance_import_task')))
-            return writing and deployment.env.stores_holding(image_id)
+            return writing and set(files) - {'staging', 'tasks'}
         try:
-            wait_until('image %s written' % image_id, busy)
+            wait_until(lambda: 'image %s written; last seen %s' % (
+                image_id, seen), busy)
             server = deployment.server
             if target == 'master':
                 server.restart()

@@ -82,6 +82,20 @@ def has_eventlet_server():
     return glance_version()[0] <= 32
 
 
+def reload_drops_requests():
+    """Whether a SIGHUP to glance's eventlet server drops requests in flight.
+
+    Measured with glance 28.2.0 under 2024.1's constraints (eventlet
+    0.35.1): the retiring worker closes the connections of the requests
+    it still serves at once, a plain upload's too (the client gets a
+    connection error, the plain image goes back to ``queued``), while the
+    request itself runs on: a co-located upload still ends active in its
+    stores. With eventlet 0.39.0 (2025.1) and 0.40.2 (2025.2) the answer
+    reaches the client.
+    """
+    return _version('eventlet') < (0, 39, 0)
+
+
 def loses_early_answers():
     """Whether the client may lose an answer sent before the body was read.
 
