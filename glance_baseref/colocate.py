@@ -179,6 +179,9 @@ class ColocatedUpload:
     def _wait(self, glance, image_id, stores, staged, deadline, looks,
               respond_after):
         first_store = respond_after == settings_mod.FIRST_STORE
+        # The last good look, if the image was active then: a look that
+        # fails at the deadline must not turn a success into a 504.
+        active_image = None
         while True:
             try:
                 image = looks.look(glance)
@@ -209,11 +212,34 @@ class ColocatedUpload:
                     and self.watcher.watch(glance, image_id, stores)):
                 return staged, ('active in %s, glance goes on with %s'
                                 % (image.get('stores'), ','.join(stores)))
+            if verdict is not None:
+                active_image = image if verdict.status == 'active' else None
             if self.clock() >= deadline:
-                return self._timed_out(glance, image_id, stores)
+                return self._timed_out(glance, image_id, stores, staged,
+                                       active_image)
             looks.pause(deadline)
 
-    def _timed_out(self, glance, image_id, stores):
+    def _timed_out(self, glance, image_id, stores, staged, active_image):
+        """``import_timeout`` passed; glance's import goes on.
+
+        An image active in some stores already is what glance alone would
+        have answered 204 for (a plain upload writes one store): it is
+        answered so, and the watcher settles the rest. Otherwise 504, and
+        the image is deleted once glance's task stops.
+        """
+        if active_image is not None:
+            if not self.watcher.watch(glance, image_id, stores):
+                LOG.error('glance_baseref: image %s: the watcher is full; '
+                          'its import keeps its %s mark for '
+                          'glance-baseref-audit', image_id, settle.MARK)
+            LOG.warning('glance_baseref: image %s: import_timeout (%ds) '
+                        'passed with the image active in %s; answered as '
+                        'a success, glance goes on with %s', image_id,
+                        self.settings.import_timeout,
+                        active_image.get('stores'), ','.join(stores))
+            return staged, ('import_timeout passed, active in %s, glance '
+                            'goes on with %s' % (active_image.get('stores'),
+                                                 ','.join(stores)))
         if self.watcher.watch(glance, image_id, stores,
                               delete_when_done=True):
             fate = ('The image will be deleted as soon as the import task '

@@ -296,10 +296,6 @@ def test_without_librados_timeouts_a_dead_site_leaves_no_orphan(
                            harness.image_stores(image))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'reported to the lead: with respond_after = all_stores the filter '
-    'answers 504 at import_timeout and deletes the image although it is '
-    'active in site_a, the store glance alone writes'))
 def test_without_librados_timeouts_never_worse_than_glance_alone(
         without_timeouts, ceph_sites):
     """site_b is down, no librados timeouts: glance alone writes site_a

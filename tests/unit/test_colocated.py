@@ -547,3 +547,23 @@ def test_worker_shutdown_while_waiting_hands_the_image_on(make_pipeline,
                for m in pl.messages(caplog, logging.ERROR))
     # The staged answer was closed (the pipeline fixture checks that all
     # of them were).
+
+
+def test_timeout_with_the_image_active_is_a_success(make_pipeline, caplog):
+    """A store hangs (librados without timeouts): glance alone would have
+    answered 204 with the image in one store, so the filter does too."""
+    pipeline = make_pipeline(import_timeout='1')
+    fake = pipeline.fake
+    active_in_fast = dict(TASK, status='active', stores='fast')
+    fake.progress[pl.TARGET] = [TASK, TASK] + [active_in_fast] * 4 + [
+        active_in_fast, ended(status='active', stores='fast,cheap')]
+
+    response = pipeline.upload()
+    pl.join_watchers([pipeline.filter])
+
+    assert response.status_int == 204
+    assert fake.find('DELETE') == []
+    assert 'baseref_import' not in fake.images[pl.TARGET]
+    warning = [m for m in pl.messages(caplog, logging.WARNING)
+               if 'import_timeout (1s) passed' in m]
+    assert warning and 'active in fast' in warning[0]
