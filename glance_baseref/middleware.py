@@ -99,8 +99,9 @@ complete file):
 * ``all_stores_must_succeed`` (false): handed to glance's import; true
   needs ``respond_after = all_stores`` (glance-api refuses to start
   otherwise, naming both);
-* ``import_timeout`` (3600 s): past it the answer is 504 and the image is
-  deleted once glance's import task stops;
+* ``import_timeout`` (3600 s): past it an image active in some stores is
+  answered 204 and the rest of the import followed; otherwise the answer
+  is 504 and the image is deleted once glance's import task stops;
 * ``watch_timeout`` (3600 s): how long glance's import task may go without
   progress before a watched import is taken as dead;
 * ``poll_interval`` (1.0 s): the longest pause between looks at an

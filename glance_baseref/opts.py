@@ -73,9 +73,11 @@ OPTS = [
     cfg.IntOpt(
         'import_timeout', default=3600, min=1,
         help='Seconds an upload to two or more stores may take, staging '
-             'included, before the filter answers 504. The image is then '
-             'deleted as soon as glance\'s import task has stopped (see '
-             'watch_timeout). The '
+             'included. Past it, an image that is active in some stores '
+             'already is answered 204, as glance alone answers a plain '
+             'upload into one store, and the filter follows the rest of '
+             'the import; otherwise the answer is 504 and the image is '
+             'deleted as soon as glance\'s import task has stopped. The '
              'default leaves room for images of many GB written serially.'),
     cfg.IntOpt(
         'watch_timeout', default=3600, min=1,
