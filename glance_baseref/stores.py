@@ -101,17 +101,6 @@ def _staging_dir():
         return _UNKNOWN
 
 
-def _staging_dir_missing():
-    """Whether glance's staging store has no directory on this node.
-
-    Outside glance staging is taken as present.
-    """
-    path = _staging_dir()
-    if path is _UNKNOWN:
-        return False
-    return not path or not os.path.isdir(path)
-
-
 def staging_cannot_take(content_length):
     """Why glance's staging store on this node cannot take an upload now.
 
@@ -196,9 +185,6 @@ class StoreCatalogCache:
         if IMPORT_METHOD not in methods:
             reason = ('%s is not in enabled_import_methods (%s)'
                       % (IMPORT_METHOD, ', '.join(methods) or 'none'))
-        elif _staging_dir_missing():
-            reason = ('the staging store os_glance_staging_store has no '
-                      'directory')
         catalog = StoreCatalog(
             multistore=True, writable=writable, read_only=read_only,
             default=default,

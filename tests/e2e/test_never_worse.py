@@ -489,6 +489,12 @@ def upload_in_thread(client, image_id, data, base):
     return thread, answers
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    'known, documented in doc/faults.md: uWSGI ends the worker at once, so '
+    'no code of the filter runs; glance alone leaves a saving image that '
+    'Cinder deletes, the filter an importing one with its baseref_import '
+    'mark, which Cinder does not delete; glance-baseref-audit lists it '
+    'and, with resume_imports, finishes it (tests/e2e/test_crash.py)'))
 @pytest.mark.parametrize('target', ['worker', 'master'])
 def test_sigterm_during_a_co_located_upload(pairs, target):
     """SIGTERM while glance writes the stores (the filter waits).

@@ -228,3 +228,22 @@ def test_an_invalid_header_on_an_import_is_refused(fake, conf):
     decided = _import(fake, conf, GLANCE_DIRECT, header='nope')
     assert decided.action == d.REFUSE
     assert 'is not a UUID' in decided.refusal
+
+
+def test_staging_back_after_an_outage_means_co_location_again(
+        fake, conf, global_conf, tmp_path):
+    """The store list is kept per process; the staging check is not."""
+    global_conf.register_opt(cfg.StrOpt('filesystem_store_datadir'),
+                             group='os_glance_staging_store')
+    global_conf.set_override('filesystem_store_datadir',
+                             str(tmp_path / 'staging'),
+                             group='os_glance_staging_store')
+    decider = _decider(conf)
+
+    def decided():
+        return decider.upload(_glance(fake), T, B, None,
+                              deadline.Deadline(2)).action
+
+    assert decided() == d.STEER        # missing when the catalog is read
+    (tmp_path / 'staging').mkdir()
+    assert decided() == d.COLOCATE
