@@ -130,13 +130,6 @@ class Decider:
     def _one_store_only(self, catalog, target, content_length, reason,
                         chosen):
         """Why several stores must become one, before anything is sent."""
-        staging = stores.staging_cannot_take(content_length)
-        if staging:
-            # A fault an operator must hear of, on every upload it costs.
-            LOG.warning('glance_baseref: image %s: %s; it goes to %s only, '
-                        'as a plain upload', target.image_id, staging,
-                        chosen[0])
-            return '%s, but %s' % (reason, staging), chosen[:1]
         if not catalog.import_ready:
             self.warn_once(
                 'import', 'glance_baseref: %s; uploads go to the first '
@@ -147,6 +140,13 @@ class Decider:
         why = target.unfit()
         if why:
             return '%s, but %s' % (reason, why), chosen[:1]
+        staging = stores.staging_cannot_take(content_length)
+        if staging:
+            # A fault an operator must hear of, on every upload it costs.
+            LOG.warning('glance_baseref: image %s: %s; it goes to %s only, '
+                        'as a plain upload', target.image_id, staging,
+                        chosen[0])
+            return '%s, but %s' % (reason, staging), chosen[:1]
         return reason, chosen
 
     def _import(self, glance, image_id, header, body):

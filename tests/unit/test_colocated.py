@@ -464,6 +464,7 @@ def test_without_multistore_import_only_the_first_store_is_written(
         _staging_dir(global_conf, '')
 
     for _ in range(3):
+        fake.images[pl.TARGET].update(status='queued', stores='')
         response = pipeline.upload()
         assert response.headers['X-Fake-Glance'] == 'file'
 
