@@ -3,6 +3,9 @@
 import contextlib
 import hashlib
 import os
+import time
+
+import glanceclient.exc
 
 from tests import harness
 
@@ -55,3 +58,24 @@ def broken(deployment, *stores):
     finally:
         for store in stores:
             deployment.env.repair_store(store)
+
+
+def image_or_none(client, image_id):
+    """The image, or None once glance says it is gone."""
+    try:
+        return client.get_image(image_id)
+    except glanceclient.exc.HTTPNotFound:
+        return None
+
+
+def wait_until(what, predicate, timeout=60, interval=0.02):
+    """``predicate()``'s first true value; fails after ``timeout`` s
+    saying ``what`` (a text, or a function that gives one then)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, 'never: %s' % (
+            what() if callable(what) else what)
+        time.sleep(interval)

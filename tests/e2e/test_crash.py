@@ -24,11 +24,12 @@ import sys
 import threading
 import time
 
-import glanceclient.exc
 import pytest
 
 from tests import harness
 from tests.e2e import conftest
+from tests.e2e.checks import image_or_none
+from tests.e2e.checks import wait_until
 from tests.harness import mariadb
 
 MIB = 1024 * 1024
@@ -92,23 +93,6 @@ def age_task(deployment, task_id, hours=3):
     assert changed == 1, task_id
 
 
-def image_or_none(client, image_id):
-    try:
-        return client.get_image(image_id)
-    except glanceclient.exc.HTTPNotFound:
-        return None
-
-
-def wait_until(what, predicate, timeout=120, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, 'never: %s' % what
-        time.sleep(interval)
-
-
 def upload_in_thread(client, image_id, data, base):
     answers = []
 
@@ -150,7 +134,8 @@ def test_sigkill_mid_import_then_audit(keystone, crash_glances,
         wait_until('image %s importing, first store being written'
                    % image_id, lambda: client.get_image(image_id)['status']
                    == 'importing'
-                   and deployment.env.stores_holding(image_id))
+                   and deployment.env.stores_holding(image_id),
+                   timeout=120)
         if respond_after == 'staged':
             thread.join(60)  # the answer comes before the stores
         kill_worker(deployment.server)

@@ -34,6 +34,7 @@ from tests import harness
 from tests.e2e import conftest
 from tests.e2e.checks import broken
 from tests.e2e.checks import VOLUME
+from tests.e2e.checks import image_or_none
 from tests.e2e.conftest import DEFAULT_STORE
 from tests.harness import glance_env
 from tests.harness import release
@@ -88,13 +89,6 @@ def upload_or_error(client, image_id, data, base):
         return client.upload(image_id, data, base_image_ref=base)
     except Exception as exc:  # noqa: BLE001 - the test looks at it
         return exc
-
-
-def image_or_none(client, image_id):
-    try:
-        return client.get_image(image_id)
-    except glanceclient.exc.HTTPNotFound:
-        return None
 
 
 def assert_active_with_data(deployment, image, data=None):

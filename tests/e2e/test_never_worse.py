@@ -31,6 +31,8 @@ from tests import harness
 from tests.e2e import conftest
 from tests.e2e.checks import broken
 from tests.e2e.checks import VOLUME
+from tests.e2e.checks import image_or_none
+from tests.e2e.checks import wait_until
 
 MIB = 1024 * 1024
 SIDES = ('alone', 'filtered')
@@ -138,13 +140,6 @@ def status_of(error):
         return 204
     match = re.search(r'HTTP (\d{3})', str(error))
     return int(match.group(1)) if match else 0
-
-
-def image_or_none(client, image_id):
-    try:
-        return client.get_image(image_id)
-    except glanceclient.exc.HTTPNotFound:
-        return None
 
 
 def outcome_of(deployment, client, image_id, answer):
@@ -468,17 +463,6 @@ def test_copy_image_without_stores_leaves_out_the_stores_it_has(pairs):
 
 # ----------------------------------------------------------------------
 # 3. The worker is shut down while the filter waits for the import
-
-
-def wait_until(what, predicate, timeout=60, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, 'never: %s' % (
-            what() if callable(what) else what)
-        time.sleep(interval)
 
 
 def upload_in_thread(client, image_id, data, base):
