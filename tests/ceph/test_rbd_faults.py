@@ -30,6 +30,7 @@ from tests.ceph.conftest import osd_down
 from tests.ceph.conftest import SITES
 from tests.ceph.conftest import start_rbd_glance
 from tests.e2e import conftest as e2e
+from tests.harness import ceph
 
 #: librados' op timeouts on the glance side, seconds.
 OP_TIMEOUT = 8
@@ -183,6 +184,19 @@ def killed_while_writing(deployment, base, cluster):
     return client, image_id, error
 
 
+def remove_when_unwatched(cluster, image_id, timeout=90):
+    """``rbd rm`` the leftover; glance's librbd watch on it, from before
+    the OSD died, lasts until Ceph times the client out (about 30 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return cluster.rbd('rm', 'images/%s' % image_id)
+        except ceph.CephError as exc:
+            if 'watchers' not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
 def test_site_dies_during_a_colocated_upload(side_by_side, bases,
                                              ceph_sites):
     """site_b's OSD is killed once glance has begun writing the image
@@ -211,7 +225,7 @@ def test_site_dies_during_a_colocated_upload(side_by_side, bases,
     assert audit(deployment, 'repair', '--image', image_id) == 2
     assert harness.image_stores(client.get_image(image_id)) == {
         DEFAULT_STORE}
-    site_b.rbd('rm', 'images/%s' % image_id)
+    remove_when_unwatched(site_b, image_id)
     assert audit(deployment, 'repair', '--image', image_id) == 0
     assert_in_clusters(ceph_sites, client.get_image(image_id), data, SITES)
 
