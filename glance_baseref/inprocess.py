@@ -123,9 +123,6 @@ class InProcessGlance:
                            for name, value in sorted(properties.items())],
                           content_type=JSON_PATCH)
 
-    def set_property(self, image_id, name, value):
-        return self.set_properties(image_id, {name: value})
-
     def remove_property(self, image_id, name):
         return self._json('PATCH image %s' % image_id, 'PATCH',
                           '/v2/images/%s' % image_id,

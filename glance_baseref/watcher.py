@@ -28,6 +28,7 @@ import os
 import threading
 import time
 
+from glance_baseref import colocate
 from glance_baseref import inprocess
 from glance_baseref import settle
 
@@ -37,7 +38,6 @@ THREADS = 2
 CAPACITY = 64
 # Asking glance for the task costs a request; it moves slowly anyway.
 _TASK_CHECK_SECONDS = 30.0
-_FIRST_PAUSE = 0.05
 
 
 class _Watch:
@@ -47,15 +47,13 @@ class _Watch:
         self.image_id = image_id
         self.stores = tuple(stores)
         self.delete_when_done = delete_when_done
-        self.pause = min(_FIRST_PAUSE, longest)
+        self.pauses = colocate.doubling_pauses(longest)
         self.longest = longest
         self.last_good = None
         self.next_task_check = now + _TASK_CHECK_SECONDS
 
     def next_pause(self):
-        pause = self.pause
-        self.pause = min(self.pause * 2, self.longest)
-        return pause
+        return next(self.pauses)
 
 
 class ImportWatcher:
